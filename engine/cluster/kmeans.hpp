@@ -1,0 +1,42 @@
+// Batched k-means: many problems (k values x restarts) over the same rows in one pass.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/context.hpp"
+#include "engine/data/csr.hpp"
+
+namespace cohort {
+
+enum class KMeansMetric { euclidean, cosine };  // cosine: spherical k-means on unit rows
+
+struct KMeansProblem {
+  int k = 2;
+  uint64_t seed = 0;
+};
+
+struct KMeansConfig {
+  std::vector<KMeansProblem> problems;
+  int max_iterations = 50;
+  double tolerance = 1e-4;  // stop a problem when its relative inertia change is below this
+  KMeansMetric metric = KMeansMetric::euclidean;
+};
+
+struct KMeansSolution {
+  int k = 0;
+  uint64_t seed = 0;
+  Matrix centroids;              // k x d
+  std::vector<int32_t> labels;   // n
+  std::vector<float> margin;     // n: second-nearest minus nearest squared distance
+  double inertia = 0.0;          // sum of squared distances to the nearest centroid
+  int iterations = 0;
+  int empty_repaired = 0;        // empty clusters re-seeded with the farthest rows
+};
+
+// x: n x d. All problems advance together: one kmeans_assign per iteration against every
+// problem's centroids; seeding by k-means++ per problem. Problems that converged keep their
+// state. Deterministic for the problems' seeds on a backend.
+std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, const KMeansConfig& config);
+
+}  // namespace cohort

@@ -1,0 +1,26 @@
+// Item metadata (titles, tags/genres) used to label groups, and known user groups (truth).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cohort {
+
+// Aligned with the Interactions' item index; items absent from the file get an empty title.
+struct ItemCatalog {
+  std::vector<std::string> titles;
+  std::vector<std::vector<std::string>> tags;
+  bool empty() const { return titles.empty(); }
+};
+
+// Reads MovieLens u.item ('|', 19 genre flags), movies.dat ('::', genres split by '|'),
+// movies.csv (movieId,title,genres with quoted titles) or a generic items.csv
+// (id,title,tags with tags split by '|', header line "item_id,title,tags"), picked by content.
+// item_ids: the Interactions' item ids. Malformed lines: Error(bad_input) with file and line.
+ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::string>& item_ids);
+
+// Reads "user_id,group" lines (header optional) into a group per user index; users missing
+// from the file get -1. Error(bad_input) for malformed lines.
+std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::string>& user_ids);
+
+}  // namespace cohort

@@ -1,0 +1,43 @@
+// Ranking metrics at k (evaluation.md) and clustering agreement (ARI, NMI).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/data/csr.hpp"
+#include "engine/recommend/recommend.hpp"
+
+namespace cohort {
+
+inline const std::vector<int> kMetricCutoffs = {10, 20};
+
+// Metric name -> value, names as in metrics.json: "precision@10", "recall@10", "f1@10",
+// "ndcg@10", "map@10", "hit_rate@10", "mrr@10", "coverage@10", and the same @20.
+using MetricSet = std::map<std::string, double>;
+
+// Per-user values of every per-user metric for each cutoff.
+//   precision = hits/k; recall = hits/|test|; f1 = 2pr/(p+r) (0 when p+r = 0);
+//   ndcg = DCG/IDCG with binary gains, log2(rank+1) discount, IDCG over min(|test|, k);
+//   map = sum_{hits at rank r} precision@r / min(|test|, k); hit_rate = hits > 0;
+//   mrr = 1 / rank of the first hit (0 if none).
+struct UserMetrics {
+  std::vector<std::string> names;  // column names
+  std::vector<double> values;      // rows x names.size()
+  std::vector<bool> has_test;      // rows: test set non-empty
+};
+// recs and test are row-aligned (test: rows x items).
+UserMetrics score_users(const TopK& recs, const Csr& test, const std::vector<int>& cutoffs = kMetricCutoffs);
+
+// Mean of each metric over rows in `subset` (all rows when empty) that have a test set, plus
+// coverage@k: distinct items in those rows' top-k lists / items.
+MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items,
+                    const std::vector<int32_t>& subset = {}, const std::vector<int>& cutoffs = kMetricCutoffs);
+
+// Labels < 0 are ignored (pairs where either is negative are dropped).
+double adjusted_rand_index(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
+// Arithmetic-mean normalisation (as scikit-learn's default).
+double normalized_mutual_info(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
+
+}  // namespace cohort

@@ -1,0 +1,54 @@
+// Recommenders: popularity, embedding (U.Vt), group, blend, item-kNN; cold-start routing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/context.hpp"
+#include "engine/data/csr.hpp"
+
+namespace cohort {
+
+enum class RecommenderKind { popularity, embedding, group, blend, item_knn };
+RecommenderKind parse_recommender_kind(const std::string& name);  // popularity|als|bpr|mf|embedding|group|blend|item_knn
+const char* recommender_kind_name(RecommenderKind kind);
+
+// Top-k lists, rows x k row-major, sorted by descending score; -1 pads short lists.
+struct TopK {
+  int64_t rows = 0;
+  int k = 0;
+  std::vector<int32_t> items;
+  std::vector<float> scores;
+  const int32_t* row(int64_t r) const { return items.data() + r * k; }
+};
+
+// What a recommender knows about the catalogue, built once from the training data.
+struct RecommendModel {
+  int64_t items = 0;
+  std::vector<float> popularity;      // items: training users per item, scaled to max 1
+  Matrix item_factors;                // items x f (embedding and blend)
+  Matrix group_scores;                // groups x items: share of the group's users who have
+                                      // the item, scaled to max 1 per group
+  std::vector<int32_t> knn_index;     // items x knn_neighbours, -1 padded (item_knn)
+  std::vector<float> knn_score;
+  int knn_neighbours = 0;
+  double blend_pivot = 10.0;          // blend weight of the group term: pivot / (pivot + n_u)
+};
+
+// The users to recommend for: each row is one user.
+struct Queries {
+  Csr seen;                      // q x items: never recommended back; drives item-kNN
+  Matrix factors;                // q x f: the users' (or folded-in) factors; embedding, blend
+  std::vector<int32_t> group;    // q: the users' groups (-1 = none: falls back to popularity)
+};
+
+// Builds popularity and group scores from train; item factors and kNN are set by the caller
+// (or by fit_item_knn).
+RecommendModel build_recommend_model(const Csr& train, const std::vector<int32_t>& user_group, int groups);
+// Item-item cosine top-`neighbours` of the items (columns of train) on the backend.
+void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, RecommendModel& model);
+
+TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k);
+
+}  // namespace cohort

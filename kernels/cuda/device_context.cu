@@ -1,0 +1,49 @@
+#include "kernels/cuda/device_context.cuh"
+
+#include <cstdint>
+
+namespace cohort::cuda {
+
+DeviceContext::DeviceContext(int device) : device_(device) {
+  COHORT_CUDA_CHECK(cudaSetDevice(device));
+  COHORT_CUDA_CHECK(cudaGetDeviceProperties(&properties_, device));
+  COHORT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  COHORT_CUBLAS_CHECK(cublasCreate(&cublas_));
+  COHORT_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  // Keep freed blocks in the pool between operations instead of returning them to the driver.
+  cudaMemPool_t pool = nullptr;
+  COHORT_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  uint64_t threshold = UINT64_MAX;
+  COHORT_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
+}
+
+DeviceContext::~DeviceContext() {
+  if (cublas_ != nullptr) cublasDestroy(cublas_);
+  if (stream_ != nullptr) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+}
+
+void* DeviceContext::allocate(std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* ptr = nullptr;
+  cudaError_t err = cudaMallocAsync(&ptr, bytes, stream_);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    std::size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    COHORT_FAIL(Status::out_of_memory, "cuda:{}: out of memory allocating {:.1f} MiB ({:.1f} MiB free of {:.1f} MiB)",
+                device_, bytes / 1048576.0, free_bytes / 1048576.0, total_bytes / 1048576.0);
+  }
+  COHORT_CUDA_CHECK(err);
+  return ptr;
+}
+
+void DeviceContext::release(void* ptr) noexcept {
+  if (ptr != nullptr) cudaFreeAsync(ptr, stream_);
+}
+
+void DeviceContext::synchronize() { COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+}  // namespace cohort::cuda
