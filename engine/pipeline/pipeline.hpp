@@ -1,0 +1,45 @@
+// The main job: split, train, discover groups, recommend and evaluate, write the outputs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/cluster/model_selection.hpp"
+#include "engine/context.hpp"
+#include "engine/data/interactions.hpp"
+#include "engine/data/items.hpp"
+#include "engine/data/split.hpp"
+#include "engine/embed/embed.hpp"
+#include "engine/groups/groups.hpp"
+#include "engine/io/model_file.hpp"
+
+namespace cohort {
+
+struct PipelineConfig {
+  EmbedConfig embed;
+  SweepConfig sweep;           // k range or fixed k, restarts
+  SplitOptions split;
+  ProfileOptions profiles;
+  int knn_neighbours = 100;    // item-kNN recommender
+  std::string backend_name = "cpu";
+  std::string out_dir;         // empty: write no files
+};
+
+struct PipelineResult {
+  nlohmann::json metrics;      // the metrics.json document (evaluation.md)
+  Split split;
+  Embeddings embeddings;
+  SweepResult sweep;
+  Groups groups;
+  SavedModel model;
+};
+
+// Runs every phase on ctx's backend. truth: a group per user (-1 unknown) or empty.
+// With out_dir set, writes metrics.json, groups.csv, groups.json, user_embeddings.npy,
+// item_embeddings.npy and model.cohort there (each atomically).
+PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const ItemCatalog& catalog,
+                            const std::vector<int32_t>& truth, const PipelineConfig& config);
+
+}  // namespace cohort
