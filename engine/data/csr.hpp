@@ -1,6 +1,7 @@
 // Host-memory sparse and dense matrices, the engine's currency between phases.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -42,7 +43,7 @@ struct Matrix {
   std::vector<float> data;
 
   Matrix() = default;
-  Matrix(int64_t r, int64_t c) : rows(r), cols(c), data(static_cast<size_t>(r * c), 0.0f) {}
+  Matrix(int64_t r, int64_t c) : rows(r), cols(c), data(static_cast<std::size_t>(r * c), 0.0f) {}
   float* row(int64_t i) { return data.data() + i * cols; }
   const float* row(int64_t i) const { return data.data() + i * cols; }
   MatrixView<float> view() { return {data.data(), rows, cols, cols}; }
