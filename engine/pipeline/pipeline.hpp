@@ -25,6 +25,7 @@ struct PipelineConfig {
   int knn_neighbours = 100;    // item-kNN recommender
   std::string backend_name = "cpu";
   std::string out_dir;         // empty: write no files
+  double load_seconds = 0.0;   // time the caller spent reading the data, for timings_s
 };
 
 struct PipelineResult {
