@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_ops.hpp"
+#include "kernels/cpu/gemm.hpp"
 #include "kernels/error.hpp"
 
 // OpenBLAS here is the pthread build: it keeps its own thread pool, sized independently of
@@ -14,6 +15,10 @@ extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace cohort::cpu {
 namespace {
+
+// Row loops over fewer elements than this stay on the calling thread: a thread team woken
+// for them costs more than it saves, and its idle threads spin beside the next BLAS call.
+constexpr int64_t kParallelElements = int64_t{1} << 22;
 
 void check_matrix(const char* what, MatrixView<const float> m) {
   COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "gemm_nt: {} has shape {} x {} with ld {}", what,
@@ -27,6 +32,11 @@ void check_matrix(const char* what, MatrixView<const float> m) {
 }  // namespace
 
 void gemm_nt(float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta, MatrixView<float> c) {
+  gemm_nt_on(omp_get_max_threads(), alpha, a, b, beta, c);
+}
+
+void gemm_nt_on(int threads, float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
+                MatrixView<float> c) {
   check_matrix("a", a);
   check_matrix("b", b);
   check_matrix("c", c);
@@ -43,7 +53,7 @@ void gemm_nt(float alpha, MatrixView<const float> a, MatrixView<const float> b, 
     }
     return;
   }
-  openblas_set_num_threads(omp_get_max_threads());
+  openblas_set_num_threads(threads);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows), static_cast<int>(b.rows),
               static_cast<int>(a.cols), alpha, a.data, static_cast<int>(a.ld), b.data, static_cast<int>(b.ld), beta,
               c.data, static_cast<int>(c.ld));
@@ -55,7 +65,7 @@ void row_sq_norms(MatrixView<const float> x, float* out) {
   if (x.rows == 0) return;
   COHORT_CHECK(out != nullptr, "row_sq_norms: output is null for {} rows", x.rows);
   COHORT_CHECK(x.data != nullptr || x.cols == 0, "row_sq_norms: x ({} x {}) has no data", x.rows, x.cols);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.rows * x.cols >= kParallelElements)
   for (int64_t i = 0; i < x.rows; ++i) {
     const float* row = x.row(i);
     double sum = 0.0;
@@ -69,7 +79,7 @@ void normalize_rows(MatrixView<float> x) {
                x.cols, x.ld);
   if (x.rows == 0 || x.cols == 0) return;
   COHORT_CHECK(x.data != nullptr, "normalize_rows: x ({} x {}) has no data", x.rows, x.cols);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.rows * x.cols >= kParallelElements)
   for (int64_t i = 0; i < x.rows; ++i) {
     float* row = x.row(i);
     double sum = 0.0;

@@ -17,14 +17,16 @@ namespace {
 // Scratch of one assignment block (rows x total_k floats) stays near this many floats.
 constexpr int64_t kAssignScratchFloats = int64_t{4} << 20;
 constexpr int64_t kAssignMaxBlock = 2048;
+constexpr int64_t kAssignSegment = 256;
 // Accumulation: rows are cut into at most kMaxChunks fixed chunks of at least kMinChunkRows;
 // the chunking depends on the sizes only, never on the thread count or the schedule.
 constexpr int64_t kMinChunkRows = 4096;
 constexpr int64_t kMaxChunks = 16;
 constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
-// k-means++: rows per GEMM block and per fixed chunk of the potential sums.
-constexpr int64_t kSeedBlockRows = 16384;
-constexpr int64_t kSeedChunkRows = 4096;
+// k-means++: rows per fixed chunk of the potential sums; passes of fewer multiply-adds
+// than kSeedParallelWork run on the calling thread.
+constexpr int64_t kSeedChunkRows = 1024;
+constexpr int64_t kSeedParallelWork = int64_t{1} << 20;
 
 void check_dense(const char* op, const char* what, MatrixView<const float> m) {
   COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what,
@@ -62,41 +64,62 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
   COHORT_CHECK(x_sq_norms != nullptr && labels != nullptr && best_dist != nullptr,
                "kmeans_assign: x_sq_norms, labels and best_dist must not be null");
 
+  // Serial on purpose, like the scan below: an OpenMP loop here would leave its threads
+  // spinning on the cores the GEMM needs (kernels/cpu/gemm.hpp).
   std::vector<float> c_sq(static_cast<std::size_t>(total_k));
-  row_sq_norms(centroids, c_sq.data());
+  for (int64_t c = 0; c < total_k; ++c) {
+    const float* row = centroids.row(c);
+    double sum = 0.0;
+    for (int64_t j = 0; j < centroids.cols; ++j) sum += static_cast<double>(row[j]) * row[j];
+    c_sq[c] = static_cast<float>(sum);
+  }
 
   const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, kAssignMaxBlock);
   std::vector<float> dots(static_cast<std::size_t>(std::min(block, n) * total_k));
+  float best[kAssignSegment];
+  float second[kAssignSegment];
+  int32_t label[kAssignSegment];
   for (int64_t begin = 0; begin < n; begin += block) {
-    const int64_t end = std::min(n, begin + block);
-    // dots = -2 x_block c^T; then dist = |x|^2 - 2 x.c + |c|^2 row by row.
-    MatrixView<float> d(dots.data(), end - begin, total_k);
-    gemm_nt(-2.0f, x.rows_range(begin, end), centroids, 0.0f, d);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = begin; i < end; ++i) {
-      const float* row = d.row(i - begin);
-      const float xs = x_sq_norms[i];
-      for (int b = 0; b < num_problems; ++b) {
-        float best = std::numeric_limits<float>::infinity();
-        float second = best;
-        int32_t label = 0;
-        const int64_t lo = k_offsets[b];
-        const int64_t hi = k_offsets[b + 1];
-        // Strict < keeps the lowest index on ties; an equal distance still becomes second.
+    const int64_t rows = std::min(n, begin + block) - begin;
+    // dots(c, i) = -2 c.x_i, centroid-major, so that the scan below runs along contiguous
+    // rows of x for one centroid at a time and vectorises across rows. The GEMM takes every
+    // thread; the scan, a small part of the time, stays on this one.
+    MatrixView<float> d(dots.data(), total_k, rows);
+    gemm_nt(-2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+    for (int b = 0; b < num_problems; ++b) {
+      const int64_t lo = k_offsets[b];
+      const int64_t hi = k_offsets[b + 1];
+      // Segments of rows small enough for best / second / label to stay in L1.
+      for (int64_t s0 = 0; s0 < rows; s0 += kAssignSegment) {
+        const int64_t len = std::min(rows - s0, kAssignSegment);
+        const float* xs = x_sq_norms + begin + s0;
+        std::fill_n(best, len, std::numeric_limits<float>::infinity());
+        std::fill_n(second, len, std::numeric_limits<float>::infinity());
+        std::fill_n(label, len, 0);
         for (int64_t c = lo; c < hi; ++c) {
-          const float dist = std::max(0.0f, xs + row[c] + c_sq[c]);
-          if (dist < best) {
-            second = best;
-            best = dist;
-            label = static_cast<int32_t>(c - lo);
-          } else if (dist < second) {
-            second = dist;
+          const float* dc = d.row(c) + s0;
+          const float cs = c_sq[c];
+          const int32_t local = static_cast<int32_t>(c - lo);
+          // dist = |x|^2 - 2 x.c + |c|^2. best = min(best, dist) and second = min(second,
+          // max(best, dist)) keep the two smallest, an equal distance becoming the second;
+          // strict < moves the label, so ties keep the lowest index. Written as plain
+          // min/max selects so that the compiler vectorises it.
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) {
+            const float raw = xs[i] + dc[i] + cs;
+            const float dist = raw > 0.0f ? raw : 0.0f;
+            const float b_old = best[i];
+            const float s_old = second[i];
+            const float larger = b_old > dist ? b_old : dist;
+            second[i] = s_old < larger ? s_old : larger;
+            best[i] = b_old < dist ? b_old : dist;
+            label[i] = dist < b_old ? local : label[i];
           }
         }
-        if (hi - lo == 1) second = best;
-        labels[b * n + i] = label;
-        best_dist[b * n + i] = best;
-        if (second_dist != nullptr) second_dist[b * n + i] = second;
+        const int64_t out = b * n + begin + s0;
+        std::copy_n(label, len, labels + out);
+        std::copy_n(best, len, best_dist + out);
+        if (second_dist != nullptr) std::copy_n(hi - lo == 1 ? best : second, len, second_dist + out);
       }
     }
   }
@@ -146,7 +169,6 @@ void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const i
   }
   COHORT_CHECK(!bad_label, "kmeans_accumulate: a label is outside [0, k) of its problem");
 
-#pragma omp parallel for schedule(static)
   for (int64_t e = 0; e < stride; ++e) {
     double s = 0.0;
     for (int64_t ch = 0; ch < chunks; ++ch) s += partial[ch * stride + e];
@@ -166,7 +188,7 @@ void kmeans_finalize(const double* sums, const double* counts, MatrixView<float>
   COHORT_CHECK(sums != nullptr && counts != nullptr && centroids.data != nullptr,
                "kmeans_finalize: sums, counts and centroids must not be null");
   const int64_t d = centroids.cols;
-#pragma omp parallel for schedule(static)
+  // total_k x d divisions: too little work to wake a thread team for.
   for (int64_t c = 0; c < centroids.rows; ++c) {
     if (!(counts[c] > 0.0)) continue;
     const double inv = 1.0 / counts[c];
@@ -179,8 +201,8 @@ void sum_per_problem(const float* values, int64_t n, int num_problems, double* o
   COHORT_CHECK(n >= 0 && num_problems >= 0, "sum_per_problem: n = {}, num_problems = {}", n, num_problems);
   if (num_problems == 0) return;
   COHORT_CHECK(out != nullptr && (values != nullptr || n == 0), "sum_per_problem: values or out is null");
-  // One thread per problem sums its row in index order: deterministic.
-#pragma omp parallel for schedule(dynamic, 1)
+  // Each problem summed in index order: deterministic. One pass over B x n floats, on the
+  // calling thread: cheaper than waking a thread team that then spins beside the next GEMM.
   for (int b = 0; b < num_problems; ++b) {
     const float* v = values + b * n;
     double s = 0.0;
@@ -191,60 +213,104 @@ void sum_per_problem(const float* values, int64_t n, int num_problems, double* o
 
 namespace {
 
-// Squared distances from every row of x to a few candidate rows, folded into the running
-// potentials: for each candidate l, pot[l] = sum_i min(closest[i], |x_i - x_cand(l)|^2).
-// With update, closest[i] itself becomes that minimum (one candidate only).
-class SeedDistances {
- public:
-  SeedDistances(MatrixView<const float> x, const float* x_sq) : x_(x), x_sq_(x_sq) {}
-
-  std::vector<double> potentials(const std::vector<int64_t>& cand, std::vector<float>& closest, bool update) {
-    const int64_t n = x_.rows;
-    const int64_t l_count = static_cast<int64_t>(cand.size());
-    cand_rows_.resize(static_cast<std::size_t>(l_count * x_.cols));
+// Rows [lo, hi) against the candidate rows: trial[i * L + l] = min(closest[i], |x_i - x_l|^2),
+// pot[l] += trial[i * L + l] in row order. Rows already closer to a centre than the bound
+// |x - c|^2 >= (|x| - |c|)^2 keep their distance without computing it. Four rows go
+// together so that four independent sums hide the latency of the additions.
+void seed_chunk(MatrixView<const float> x, const float* norm, const float* closest, const int64_t* cand,
+                int64_t l_count, int64_t lo, int64_t hi, float* trial, double* pot) {
+  constexpr int64_t kRows = 4;
+  const int64_t d = x.cols;
+  for (int64_t i = lo; i < hi; i += kRows) {
+    const int64_t rows = std::min(kRows, hi - i);
+    // Past the end of the chunk the last row stands in; its results are not used.
+    const float* r0 = x.row(i);
+    const float* r1 = x.row(i + std::min<int64_t>(1, rows - 1));
+    const float* r2 = x.row(i + std::min<int64_t>(2, rows - 1));
+    const float* r3 = x.row(i + std::min<int64_t>(3, rows - 1));
     for (int64_t l = 0; l < l_count; ++l) {
-      std::copy_n(x_.row(cand[l]), x_.cols, cand_rows_.data() + l * x_.cols);
-    }
-    MatrixView<const float> c(cand_rows_.data(), l_count, x_.cols);
-    const int64_t chunks = (n + kSeedChunkRows - 1) / kSeedChunkRows;
-    std::vector<double> partial(static_cast<std::size_t>(chunks * l_count), 0.0);
-    dots_.resize(static_cast<std::size_t>(std::min(n, kSeedBlockRows) * l_count));
-    for (int64_t begin = 0; begin < n; begin += kSeedBlockRows) {
-      const int64_t end = std::min(n, begin + kSeedBlockRows);
-      MatrixView<float> dots(dots_.data(), end - begin, l_count);
-      gemm_nt(-2.0f, x_.rows_range(begin, end), c, 0.0f, dots);
-      // kSeedBlockRows is a multiple of kSeedChunkRows: chunks never straddle blocks.
-#pragma omp parallel for schedule(static)
-      for (int64_t ch = begin / kSeedChunkRows; ch < (end + kSeedChunkRows - 1) / kSeedChunkRows; ++ch) {
-        const int64_t lo = ch * kSeedChunkRows;
-        const int64_t hi = std::min(end, lo + kSeedChunkRows);
-        double* p = partial.data() + ch * l_count;
-        for (int64_t i = lo; i < hi; ++i) {
-          const float* row = dots.row(i - begin);
-          for (int64_t l = 0; l < l_count; ++l) {
-            const float dist = std::max(0.0f, x_sq_[i] + row[l] + x_sq_[cand[l]]);
-            const float m = std::min(closest[i], dist);
-            p[l] += m;
-            if (update) closest[i] = m;
-          }
+      bool need[kRows];
+      bool any = false;
+      for (int64_t q = 0; q < rows; ++q) {
+        const float gap = norm[i + q] - norm[cand[l]];
+        need[q] = gap * gap < closest[i + q];
+        any = any || need[q];
+      }
+      float dist[kRows] = {0.0f, 0.0f, 0.0f, 0.0f};
+      if (any) {
+        const float* c = x.row(cand[l]);
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        for (int64_t j = 0; j < d; ++j) {
+          const float t0 = r0[j] - c[j];
+          const float t1 = r1[j] - c[j];
+          const float t2 = r2[j] - c[j];
+          const float t3 = r3[j] - c[j];
+          s0 += t0 * t0;
+          s1 += t1 * t1;
+          s2 += t2 * t2;
+          s3 += t3 * t3;
         }
+        dist[0] = s0;
+        dist[1] = s1;
+        dist[2] = s2;
+        dist[3] = s3;
+      }
+      for (int64_t q = 0; q < rows; ++q) {
+        const float m = need[q] ? std::min(closest[i + q], dist[q]) : closest[i + q];
+        trial[(i + q) * l_count + l] = m;
+        pot[l] += m;
       }
     }
-    if (update) {
-      for (int64_t cidx : cand) closest[cidx] = 0.0f;  // a chosen row is at distance 0 exactly
+  }
+}
+
+// The state of one greedy k-means++ run: closest[i] = squared distance from row i to the
+// nearest centre chosen so far. Seeding makes about k (2 + ln k) passes over x, each against
+// a handful of rows: too skinny to pay for handing work between the BLAS and OpenMP thread
+// pools, so each pass is one OpenMP loop over fixed chunks with exact differences (a
+// duplicate of a centre gets distance 0, not a rounding residue).
+class Seeder {
+ public:
+  Seeder(MatrixView<const float> x, const float* x_sq) : x_(x), norm_(static_cast<std::size_t>(x.rows)) {
+    for (int64_t i = 0; i < x.rows; ++i) norm_[i] = std::sqrt(std::max(0.0f, x_sq[i]));
+    closest_.assign(static_cast<std::size_t>(x.rows), std::numeric_limits<float>::infinity());
+  }
+
+  const std::vector<float>& closest() const { return closest_; }
+
+  // For each candidate row l: trial_[i * L + l] = min(closest[i], |x_i - x_l|^2), and the
+  // potential sum_i trial_[i * L + l], summed per fixed chunk then in chunk order.
+  std::vector<double> evaluate(const std::vector<int64_t>& cand) {
+    const int64_t n = x_.rows;
+    const int64_t l_count = static_cast<int64_t>(cand.size());
+    const int64_t chunks = (n + kSeedChunkRows - 1) / kSeedChunkRows;
+    trial_.resize(static_cast<std::size_t>(n * l_count));
+    std::vector<double> partial(static_cast<std::size_t>(chunks * l_count), 0.0);
+#pragma omp parallel for schedule(dynamic, 1) if (n * l_count * x_.cols >= kSeedParallelWork)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      seed_chunk(x_, norm_.data(), closest_.data(), cand.data(), l_count, ch * kSeedChunkRows,
+                 std::min(n, (ch + 1) * kSeedChunkRows), trial_.data(), partial.data() + ch * l_count);
     }
     std::vector<double> pot(static_cast<std::size_t>(l_count), 0.0);
     for (int64_t ch = 0; ch < chunks; ++ch) {
       for (int64_t l = 0; l < l_count; ++l) pot[l] += partial[ch * l_count + l];
     }
+    l_count_ = l_count;
     return pot;
+  }
+
+  // Makes candidate l of the last evaluate a centre.
+  void accept(int64_t l) {
+    for (int64_t i = 0; i < x_.rows; ++i) closest_[i] = trial_[i * l_count_ + l];
   }
 
  private:
   MatrixView<const float> x_;
-  const float* x_sq_;
-  std::vector<float> cand_rows_;
-  std::vector<float> dots_;
+  std::vector<float> norm_;
+  std::vector<float> closest_;
+  std::vector<float> trial_;
+  int64_t l_count_ = 0;
 };
 
 // The row i with cumulative[i - 1] <= r < cumulative[i]: a draw proportional to closest.
@@ -274,15 +340,16 @@ void kmeans_plus_plus(MatrixView<const float> x, const float* x_sq_norms, int k,
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto uniform_row = [&] { return std::uniform_int_distribution<int64_t>(0, n - 1)(rng); };
 
-  SeedDistances distances(x, x_sq_norms);
-  std::vector<float> closest(static_cast<std::size_t>(n), std::numeric_limits<float>::infinity());
+  Seeder seeder(x, x_sq_norms);
   std::vector<int64_t> chosen{uniform_row()};
-  distances.potentials(chosen, closest, true);
+  seeder.evaluate(chosen);
+  seeder.accept(0);
 
   const int trials = 2 + static_cast<int>(std::floor(std::log(static_cast<double>(k))));
   std::vector<double> cumulative(static_cast<std::size_t>(n));
   std::vector<int64_t> cand(static_cast<std::size_t>(trials));
   for (int step = 1; step < k; ++step) {
+    const std::vector<float>& closest = seeder.closest();
     double run = 0.0;
     for (int64_t i = 0; i < n; ++i) {
       run += closest[i];
@@ -293,10 +360,10 @@ void kmeans_plus_plus(MatrixView<const float> x, const float* x_sq_norms, int k,
       // Every row already coincides with a centre: D^2 sampling is undefined, draw uniformly.
       cand[t] = potential > 0.0 ? sample_row(cumulative, closest, unit(rng) * potential) : uniform_row();
     }
-    std::vector<double> pot = distances.potentials(cand, closest, false);
-    const int best = static_cast<int>(std::min_element(pot.begin(), pot.end()) - pot.begin());
+    std::vector<double> pot = seeder.evaluate(cand);
+    const int64_t best = std::min_element(pot.begin(), pot.end()) - pot.begin();
     chosen.push_back(cand[best]);
-    distances.potentials({cand[best]}, closest, true);
+    seeder.accept(best);
   }
   for (int c = 0; c < k; ++c) std::copy_n(x.row(chosen[c]), x.cols, centroids.row(c));
 }

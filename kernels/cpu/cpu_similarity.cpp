@@ -22,8 +22,9 @@ void check_csr(const char* what, const CsrView& m) {
   COHORT_CHECK(m.indptr != nullptr || m.rows == 0, "topk_cosine: {} has no indptr", what);
   COHORT_CHECK(m.indices != nullptr || m.nnz == 0, "topk_cosine: {} has no indices", what);
   if (m.rows > 0) {
-    COHORT_CHECK(m.indptr[0] == 0 && m.indptr[m.rows] == m.nnz, "topk_cosine: {} indptr spans [{}, {}], expected [0, {}]",
-                 what, m.indptr[0], m.indptr[m.rows], m.nnz);
+    COHORT_CHECK(m.indptr[0] == 0 && m.indptr[m.rows] == m.nnz,
+                 "topk_cosine: {} indptr spans [{}, {}], expected [0, {}]", what, m.indptr[0], m.indptr[m.rows],
+                 m.nnz);
   }
 }
 
