@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "kernels/cpu/cpu_ops.hpp"
@@ -63,11 +64,13 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
 #pragma omp parallel reduction(||: bad_group)
     {
       TopKSelector top(k);
+      // A row of scores: in place over the row's dot products when there are some.
+      std::vector<float> own(has_dot ? 0 : static_cast<std::size_t>(items));
 #pragma omp for schedule(dynamic, 8)
       for (int64_t u = begin; u < end; ++u) {
         const float dw = terms.dot_weight != nullptr ? terms.dot_weight[u] : 1.0f;
         const float gw = terms.group_weight != nullptr ? terms.group_weight[u] : 1.0f;
-        const float* dot = has_dot ? dots.row(u - begin) : nullptr;
+        float* score = has_dot ? dots.row(u - begin) : own.data();
         const float* group = nullptr;
         if (has_group) {
           const int32_t g = terms.user_group[u];
@@ -78,21 +81,21 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
           }
           group = terms.group_scores.row(g);
         }
-        // The excluded items are sorted: walk them alongside the catalogue.
-        const int32_t* skip = nullptr;
-        const int32_t* skip_end = nullptr;
+        if (has_dot && has_group) {
+          for (int64_t i = 0; i < items; ++i) score[i] = dw * score[i] + gw * group[i];
+        } else if (has_dot) {
+          for (int64_t i = 0; i < items; ++i) score[i] = dw * score[i];
+        } else {
+          for (int64_t i = 0; i < items; ++i) score[i] = gw * group[i];
+        }
+        // Excluded items become NaN, which the selector skips.
         if (exclude.rows != 0) {
-          skip = exclude.indices + exclude.indptr[u];
-          skip_end = exclude.indices + exclude.indptr[u + 1];
+          for (int64_t p = exclude.indptr[u]; p < exclude.indptr[u + 1]; ++p) {
+            const int32_t e = exclude.indices[p];
+            if (e >= 0 && e < items) score[e] = std::numeric_limits<float>::quiet_NaN();
+          }
         }
-        for (int64_t i = 0; i < items; ++i) {
-          while (skip != skip_end && *skip < i) ++skip;
-          if (skip != skip_end && *skip == i) continue;
-          float s = 0.0f;
-          if (dot != nullptr) s = dw * dot[i];
-          if (group != nullptr) s += gw * group[i];
-          top.push(static_cast<int32_t>(i), s);
-        }
+        for (int64_t i = 0; i < items; ++i) top.push(static_cast<int32_t>(i), score[i]);
         top.write(out_index + u * k, out_score + u * k);
       }
     }

@@ -26,19 +26,7 @@ class TopKSelector {
   void push(int32_t index, float score) {
     // Once full, most candidates score below the worst kept one: one comparison rejects them.
     if (score < floor_) return;
-    if (k_ == 0 || std::isnan(score)) return;
-    Entry e{score, index};
-    if (static_cast<int>(heap_.size()) < k_) {
-      heap_.push_back(e);
-      std::push_heap(heap_.begin(), heap_.end(), RanksBefore{});
-    } else if (RanksBefore{}(e, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), RanksBefore{});
-      heap_.back() = e;
-      std::push_heap(heap_.begin(), heap_.end(), RanksBefore{});
-    } else {
-      return;
-    }
-    if (static_cast<int>(heap_.size()) == k_) floor_ = heap_.front().score;
+    insert(index, score);
   }
 
   // Writes the k slots of one output row, best first; unused slots get index -1, score 0.
@@ -68,6 +56,22 @@ class TopKSelector {
       return a.score > b.score || (a.score == b.score && a.index < b.index);
     }
   };
+
+  void insert(int32_t index, float score) {
+    if (k_ == 0 || std::isnan(score)) return;
+    Entry e{score, index};
+    if (static_cast<int>(heap_.size()) < k_) {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), RanksBefore{});
+    } else if (RanksBefore{}(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), RanksBefore{});
+      heap_.back() = e;
+      std::push_heap(heap_.begin(), heap_.end(), RanksBefore{});
+    } else {
+      return;
+    }
+    if (static_cast<int>(heap_.size()) == k_) floor_ = heap_.front().score;
+  }
 
   int k_;
   std::vector<Entry> heap_;
