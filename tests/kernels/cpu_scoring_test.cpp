@@ -217,6 +217,18 @@ TEST_F(CpuScoring, KnnKnownAnswer) {
   EXPECT_EQ(r.score, (std::vector<float>{1.0f, 0.5f, 0, 1.0f, 0.75f, 0, 0, 0, 0}));
 }
 
+TEST_F(CpuScoring, KnnWithoutValuesCountsEachItemOnce) {
+  // Values null: every stored value is 1. User 0 has items 0 and 1, both listing item 2.
+  test::HostCsr ui;
+  ui.cols = 3;
+  ui.add_row({0, 1});
+  std::vector<int32_t> nb_index{2, 1, 2, -1, 0, 1};
+  std::vector<float> nb_score{0.5f, 0.25f, 0.5f, 0, 0.25f, 0.5f};
+  auto r = knn(ui, nb_index, nb_score, 2, no_exclusion(), 3);
+  EXPECT_EQ(r.index, (std::vector<int32_t>{2, 1, -1}));
+  EXPECT_EQ(r.score, (std::vector<float>{1.0f, 0.25f, 0}));
+}
+
 TEST_F(CpuScoring, KnnRejectsNeighbourOutOfRange) {
   test::HostCsr ui;
   ui.cols = 2;
