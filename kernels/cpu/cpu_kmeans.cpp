@@ -23,10 +23,12 @@ constexpr int64_t kAssignSegment = 256;
 constexpr int64_t kMinChunkRows = 4096;
 constexpr int64_t kMaxChunks = 16;
 constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
-// k-means++: rows per fixed chunk of the potential sums; passes of fewer multiply-adds
-// than kSeedParallelWork run on the calling thread.
+// k-means++: rows per fixed chunk of the potential sums. A pass of fewer multiply-adds than
+// kSeedParallelWork (a few ms) runs on the calling thread: seeding makes one pass per step,
+// and waking a thread team that often costs more than it saves as soon as another process
+// holds a core (the 20,000 x 64 sweep took 12 s on 2 busy cores, 1.5 s on one).
 constexpr int64_t kSeedChunkRows = 1024;
-constexpr int64_t kSeedParallelWork = int64_t{1} << 20;
+constexpr int64_t kSeedParallelWork = int64_t{1} << 24;
 
 void check_dense(const char* op, const char* what, MatrixView<const float> m) {
   COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what,

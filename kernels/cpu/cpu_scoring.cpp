@@ -14,9 +14,10 @@
 namespace cohort::cpu {
 namespace {
 
-// score_topk scores a block of users at a time into a block x items scratch; the block
-// shrinks for large catalogues so that scratch stays near kScoreScratchFloats.
-constexpr int64_t kScoreMaxBlock = 256;
+// score_topk scores a block of users at a time into a block x items scratch, bounded near
+// kScoreScratchFloats (32 MB). Each block is one GEMM and one OpenMP loop: large blocks
+// keep the hand-overs between the two few.
+constexpr int64_t kScoreMaxBlock = 4096;
 constexpr int64_t kScoreScratchFloats = int64_t{8} << 20;
 
 void check_exclude(const char* op, const CsrView& exclude, int64_t rows, int64_t items) {
@@ -60,6 +61,8 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
   for (int64_t begin = 0; begin < rows; begin += block) {
     const int64_t end = std::min(rows, begin + block);
     MatrixView<float> dots(scratch.data(), end - begin, items);
+    // The GEMM runs on this thread and the top-k, the larger part, on the OpenMP threads:
+    // alternating two thread pools would leave one spinning beside the other (gemm.hpp).
     if (has_dot) gemm_nt_on(1, 1.0f, terms.user_factors.rows_range(begin, end), terms.item_factors, 0.0f, dots);
 #pragma omp parallel reduction(||: bad_group)
     {

@@ -162,8 +162,8 @@ TEST_F(CpuScoring, MatchesBruteForceOnRandomInput) {
   SCOPED_TRACE(seed);
   std::mt19937_64 rng(seed);
   ScoreInputs in;
-  in.rows = 600;
-  in.items = 90;
+  in.rows = 4200;  // two blocks of the 8M-float scratch at 2,100 items
+  in.items = 2100;
   in.f = 3;
   in.groups = 4;
   in.user_factors = test::random_dyadic(rng, in.rows * in.f, 3);
