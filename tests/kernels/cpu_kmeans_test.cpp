@@ -247,6 +247,15 @@ TEST_F(CpuKMeans, PlusPlusIsDeterministicForASeed) {
   EXPECT_NE(first, plus_plus(*backend_, x, n, d, 12, 78));
 }
 
+// Large enough for the seeding passes to run in parallel (n x candidates x d >= 2^24).
+TEST_F(CpuKMeans, PlusPlusIsTheSameOnOneThreadAndTwo) {
+  std::mt19937_64 rng(6);
+  const int64_t n = 70000, d = 128;
+  auto x = test::random_normal(rng, n * d);
+  auto one = make_cpu_backend(1);
+  EXPECT_EQ(plus_plus(*one, x, n, d, 3, 5), plus_plus(*backend_, x, n, d, 3, 5));
+}
+
 TEST_F(CpuKMeans, PlusPlusSurvivesDuplicateRows) {
   // All rows equal: every D^2 weight is zero after the first pick.
   std::vector<float> x(20 * 2, 1.5f);
