@@ -1,4 +1,5 @@
 // cohort_dataset: interactions from COO arrays or from a file.
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -16,6 +17,8 @@ const char* id_at(const std::vector<std::string>& ids, int64_t index, const char
   return ids[static_cast<std::size_t>(index)].c_str();
 }
 
+std::atomic<uint64_t> next_serial{1};
+
 std::vector<std::string> decimal_ids(int64_t n) {
   std::vector<std::string> ids(static_cast<std::size_t>(n));
   for (int64_t i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = std::to_string(i);
@@ -23,6 +26,12 @@ std::vector<std::string> decimal_ids(int64_t n) {
 }
 
 }  // namespace
+
+std::unique_ptr<cohort_dataset> cohort::capi::new_dataset() {
+  auto dataset = std::make_unique<cohort_dataset>();
+  dataset->serial = next_serial.fetch_add(1);
+  return dataset;
+}
 
 extern "C" {
 
@@ -48,7 +57,7 @@ cohort_status cohort_dataset_from_coo(int64_t n_users, int64_t n_items, int64_t 
       COHORT_CHECK(col[e] >= 0 && col[e] < n_items, "items[{}] is {}, outside 0..{}", e, col[e], n_items - 1);
       COHORT_CHECK(std::isfinite(value[e]), "values[{}] is {}, expected a finite number", e, value[e]);
     }
-    auto dataset = std::make_unique<cohort_dataset>();
+    auto dataset = new_dataset();
     Interactions& data = dataset->data;
     data.user_items = Csr::from_triplets(n_users, n_items, row, col, value);
     data.duplicates_merged = nnz - data.nnz();
@@ -78,7 +87,7 @@ cohort_status cohort_dataset_from_file(const char* path, const cohort_read_optio
     COHORT_CHECK(read.user_column >= 0 && read.item_column >= 0,
                  "options->user_column ({}) and options->item_column ({}) must be >= 0", read.user_column,
                  read.item_column);
-    auto dataset = std::make_unique<cohort_dataset>();
+    auto dataset = new_dataset();
     dataset->data = read_interactions(file, read);
     *out = dataset.release();
   });

@@ -26,6 +26,10 @@ struct cohort_context {
   std::string backend_name;
   uint64_t seed = 42;
   int threads = 0;
+  // A metrics.json that did not fit the caller's buffer, kept for the retry: its timings make
+  // a rerun's text differ in length, and the rerun would repeat the whole evaluation.
+  std::string pending_evaluation_key;
+  std::string pending_evaluation;
 
   // Progress is dropped: the C API has no channel for it.
   cohort::Context engine() { return cohort::Context{*backend, *comm, seed, threads, {}}; }
@@ -33,6 +37,7 @@ struct cohort_context {
 
 struct cohort_dataset {
   cohort::Interactions data;
+  uint64_t serial = 0;  // unique per dataset created in this process (addresses get reused)
 };
 
 // What a trained model carries besides its factors: the ids it was trained on (to check a
@@ -124,6 +129,9 @@ void write_text(const std::string& text, char* out, std::size_t capacity, std::s
 // Users given as CSR rows (cohort_model_fold_in, cohort_groups_assign) into a sorted,
 // deduplicated Csr over n_items columns; every array and index is checked.
 Csr rows_from_c(int64_t n_rows, const int64_t* indptr, const int32_t* items, const float* values, int64_t n_items);
+
+// A fresh cohort_dataset with its serial number.
+std::unique_ptr<cohort_dataset> new_dataset();
 
 // Throws Error(invalid_argument) unless model was trained on dataset's users and items.
 void check_model_matches(const cohort_model& model, const Interactions& data);

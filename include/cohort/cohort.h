@@ -190,7 +190,7 @@ typedef struct cohort_groups_config {
   size_t struct_size;
   int k_min;             /* sweep k_min..k_max and keep the k with the best silhouette */
   int k_max;
-  int k;                 /* > 0: this k only, no sweep */
+  int k;                 /* >= 2: this k only, no sweep; 0: sweep */
   int restarts;          /* k-means++ restarts per k; the lowest inertia wins */
   int max_iterations;
   int silhouette_sample; /* users sampled to score silhouette */
@@ -200,7 +200,8 @@ typedef struct cohort_groups_config {
 
 /* Clusters the users of dataset that have interactions, on model's user factors (the model must
  * have been trained on this dataset: same users and items). config: NULL means
- * COHORT_GROUPS_CONFIG_INIT. k_max is capped at the number of clustered users minus one. */
+ * COHORT_GROUPS_CONFIG_INIT. At least 3 users must have interactions; a fixed k must be below
+ * their number, and k_max is capped at it minus one. */
 COHORT_API cohort_status cohort_groups_discover(cohort_context* context, const cohort_dataset* dataset,
                                                 const cohort_model* model, const cohort_groups_config* config,
                                                 cohort_groups** out_groups);
@@ -216,6 +217,7 @@ COHORT_API cohort_status cohort_groups_assignment(const cohort_groups* groups, i
 
 /* Routes new users to groups: folds them in on model (the model the groups were discovered
  * on), normalises, and takes the nearest centroid. Users as CSR rows as in cohort_model_fold_in.
+ * A user with no items gets group -1 and confidence 0.
  * out_group, out_confidence: n_new elements each, capacity elements; either (not both) may be NULL. */
 COHORT_API cohort_status cohort_groups_assign(cohort_context* context, const cohort_groups* groups,
                                               const cohort_model* model, int64_t n_new, const int64_t* indptr,
@@ -255,8 +257,9 @@ COHORT_API cohort_status cohort_recommend(cohort_context* context, const cohort_
  * discovery, every recommender scored at k = 10 and 20) on dataset and writes the metrics.json
  * document as text. model_config, groups_config: NULL means their _INIT defaults.
  * out_json: capacity bytes; *out_needed (required) receives the text length plus one. When the
- * buffer is too small the call returns COHORT_ERROR_BUFFER_TOO_SMALL having done the work and
- * written nothing: call again with a larger buffer (the run is repeated, with the same result). */
+ * buffer is too small the call returns COHORT_ERROR_BUFFER_TOO_SMALL and writes nothing; the
+ * context keeps the document, and the next cohort_evaluate on this context with the same dataset
+ * and configs returns it without running again (so a retry with *out_needed bytes succeeds). */
 COHORT_API cohort_status cohort_evaluate(cohort_context* context, const cohort_dataset* dataset,
                                          const cohort_model_config* model_config,
                                          const cohort_groups_config* groups_config, char* out_json,
