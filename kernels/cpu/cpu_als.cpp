@@ -5,8 +5,6 @@
 // Hu, Koren, Volinsky 2008; w_ui = 1 and b_u = sum_i r_ui y_i for explicit ratings):
 //   A_u x_u = b_u,   A_u = [YtY] + reg I + sum_i w_ui y_i y_i^T
 // The systems are built and solved in double; only the upper triangle of A_u is formed.
-#include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,13 +15,18 @@
 #include "kernels/cpu/csr_checks.hpp"
 #include "kernels/error.hpp"
 
-// OpenBLAS is the pthread build: its thread count is set apart from OpenMP's.
-extern "C" void openblas_set_num_threads(int num_threads);
+// The hot loops also get an AVX2/FMA clone picked at load time; the build targets x86-64-v2.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define COHORT_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define COHORT_HOT_CLONES
+#endif
 
 namespace cohort::cpu {
 namespace {
 
-constexpr int64_t kGramBlockRows = 1024;  // rows converted to double per dsyrk call
+constexpr int64_t kGramChunkRows = 2048;  // rows per partial Gram triangle
+constexpr int64_t kGramMaxChunks = 64;     // bounds the partials' memory at 64 f^2 doubles
 constexpr int64_t kLossBlockRows = 256;   // rows per partial sum of the loss (fixed summation order)
 constexpr int kRankBlock = 4;             // entries folded into A_u per pass over its upper triangle
 constexpr double kCgRelativeTolerance = 1e-10;  // CG stops when |r| <= tol |b|
@@ -50,58 +53,86 @@ double dot(const float* a, const double* b, int64_t n) {
   return s;
 }
 
-// Upper triangle of a (f x f) += sum_k w[k] y_k y_k^T for kRankBlock vectors y_k (rows of ys,
-// each f long). Folding several entries into one sweep quarters the loads and stores of a.
-void add_rank_block(double* __restrict a, const double* __restrict ys, const double* w, int64_t f) {
-  const double* __restrict y0 = ys;
-  const double* __restrict y1 = ys + f;
-  const double* __restrict y2 = ys + 2 * f;
-  const double* __restrict y3 = ys + 3 * f;
-  for (int64_t p = 0; p < f; ++p) {
-    const double s0 = w[0] * y0[p];
-    const double s1 = w[1] * y1[p];
-    const double s2 = w[2] * y2[p];
-    const double s3 = w[3] * y3[p];
+// Upper triangle of a (f x f), rows and columns [from, f): a += sum_{k < R} w[k] v_k v_k^T,
+// v_k = vs + k * f. Folding R vectors into one sweep divides the loads and stores of a by R.
+template <int R>
+COHORT_HOT_CLONES void add_rank(double* __restrict a, const double* __restrict vs, const double* w, int64_t f, int64_t from) {
+  const double* __restrict v0 = vs;
+  const double* __restrict v1 = vs + (R > 1 ? f : 0);
+  const double* __restrict v2 = vs + (R > 2 ? 2 * f : 0);
+  const double* __restrict v3 = vs + (R > 3 ? 3 * f : 0);
+  for (int64_t p = from; p < f; ++p) {
+    const double s0 = w[0] * v0[p];
+    const double s1 = R > 1 ? w[1] * v1[p] : 0.0;
+    const double s2 = R > 2 ? w[2] * v2[p] : 0.0;
+    const double s3 = R > 3 ? w[3] * v3[p] : 0.0;
     double* __restrict row = a + p * f;
-    for (int64_t q = p; q < f; ++q) row[q] += s0 * y0[q] + s1 * y1[q] + s2 * y2[q] + s3 * y3[q];
+    for (int64_t q = p; q < f; ++q) {
+      double t = s0 * v0[q];
+      if constexpr (R > 1) t += s1 * v1[q];
+      if constexpr (R > 2) t += s2 * v2[q];
+      if constexpr (R > 3) t += s3 * v3[q];
+      row[q] += t;
+    }
+  }
+}
+
+void add_rank(int r, double* a, const double* vs, const double* w, int64_t f, int64_t from) {
+  switch (r) {
+    case 1: add_rank<1>(a, vs, w, f, from); break;
+    case 2: add_rank<2>(a, vs, w, f, from); break;
+    case 3: add_rank<3>(a, vs, w, f, from); break;
+    default: add_rank<4>(a, vs, w, f, from); break;
   }
 }
 
 // In place: the upper triangle of a (f x f, symmetric positive definite) becomes U with
-// a = U^T U. Outer-product form, so every inner loop is a contiguous axpy. diag: f scratch.
-// False when a pivot is not clearly positive (a singular or indefinite system).
-bool cholesky_upper(double* __restrict a, double* __restrict diag, int64_t f) {
+// a = U^T U. Right-looking by panels of kRankBlock rows: a panel is factored with its own
+// updates, then the trailing triangle gets the panel's rank-kRankBlock downdate in one sweep.
+// inv_diag: f, receives 1 / U_kk. False when a pivot is not clearly positive (singular or
+// indefinite).
+COHORT_HOT_CLONES bool cholesky_upper(double* __restrict a, double* __restrict inv_diag, int64_t f) {
+  double* diag = inv_diag;  // holds the original diagonal until pivot k overwrites entry k
   for (int64_t k = 0; k < f; ++k) diag[k] = a[k * f + k];
-  for (int64_t k = 0; k < f; ++k) {
-    double* __restrict rk = a + k * f;
-    const double pivot = rk[k];
-    if (!(pivot > kPivotRelativeFloor * diag[k]) || !std::isfinite(pivot)) return false;
-    const double d = std::sqrt(pivot);
-    const double inv = 1.0 / d;
-    rk[k] = d;
-    for (int64_t q = k + 1; q < f; ++q) rk[q] *= inv;
-    for (int64_t p = k + 1; p < f; ++p) {
-      const double s = rk[p];
-      double* __restrict rp = a + p * f;
-      for (int64_t q = p; q < f; ++q) rp[q] -= s * rk[q];
+  static constexpr double kMinusOnes[kRankBlock] = {-1.0, -1.0, -1.0, -1.0};
+  for (int64_t k0 = 0; k0 < f; k0 += kRankBlock) {
+    const int64_t k1 = std::min(f, k0 + kRankBlock);
+    for (int64_t k = k0; k < k1; ++k) {
+      double* __restrict rk = a + k * f;
+      const double pivot = rk[k];
+      if (!(pivot > kPivotRelativeFloor * diag[k]) || !std::isfinite(pivot)) return false;
+      const double d = std::sqrt(pivot);
+      const double inv = 1.0 / d;
+      rk[k] = d;
+      inv_diag[k] = inv;
+      for (int64_t q = k + 1; q < f; ++q) rk[q] *= inv;
+      for (int64_t p = k + 1; p < k1; ++p) {
+        const double s = rk[p];
+        double* __restrict rp = a + p * f;
+        for (int64_t q = p; q < f; ++q) rp[q] -= s * rk[q];
+      }
     }
+    // Rows of U are f apart, the layout add_rank expects of its vectors.
+    if (k1 < f) add_rank(static_cast<int>(k1 - k0), a, a + k0 * f, kMinusOnes, f, k1);
   }
   return true;
 }
 
-// Solves U^T U x = b given U from cholesky_upper; b is overwritten by the intermediate z.
-void cholesky_solve(const double* __restrict u, double* __restrict b, double* __restrict x, int64_t f) {
+// Solves U^T U x = b given U and 1 / diag(U) from cholesky_upper; b is overwritten by the
+// intermediate z.
+COHORT_HOT_CLONES void cholesky_solve(const double* __restrict u, const double* __restrict inv_diag,
+                                      double* __restrict b, double* __restrict x, int64_t f) {
   // U^T z = b, column by column of U^T (rows of U), so the update is contiguous.
   for (int64_t k = 0; k < f; ++k) {
     const double* __restrict rk = u + k * f;
-    const double z = b[k] / rk[k];
+    const double z = b[k] * inv_diag[k];
     b[k] = z;
     for (int64_t q = k + 1; q < f; ++q) b[q] -= z * rk[q];
   }
   // U x = z.
   for (int64_t k = f - 1; k >= 0; --k) {
     const double* rk = u + k * f;
-    x[k] = (b[k] - dot(rk + k + 1, x + k + 1, f - 1 - k)) / rk[k];
+    x[k] = (b[k] - dot(rk + k + 1, x + k + 1, f - 1 - k)) * inv_diag[k];
   }
 }
 
@@ -128,7 +159,7 @@ struct SolveSetup {
 };
 
 // b_u = sum_i v_ui y_i.
-void build_rhs(const SolveSetup& s, int64_t begin, int64_t end, double* b) {
+COHORT_HOT_CLONES void build_rhs(const SolveSetup& s, int64_t begin, int64_t end, double* b) {
   std::fill(b, b + s.f, 0.0);
   for (int64_t k = begin; k < end; ++k) {
     const double v = s.value(k);
@@ -155,21 +186,15 @@ void build_system(const SolveSetup& s, int64_t begin, int64_t end, RowScratch& t
     for (int64_t q = 0; q < f; ++q) dst[q] = yi[q];
     w[filled++] = wk;
     if (filled == kRankBlock) {
-      add_rank_block(a, t.ys.data(), w, f);
+      add_rank<kRankBlock>(a, t.ys.data(), w, f, 0);
       filled = 0;
     }
   }
-  if (filled > 0) {
-    for (int j = filled; j < kRankBlock; ++j) {
-      w[j] = 0.0;
-      std::fill(t.ys.begin() + j * f, t.ys.begin() + (j + 1) * f, 0.0);
-    }
-    add_rank_block(a, t.ys.data(), w, f);
-  }
+  if (filled > 0) add_rank(filled, a, t.ys.data(), w, f, 0);
 }
 
 // out = A_u v without forming A_u: [gram v] + reg v + sum_i w_ui (y_i . v) y_i.
-void apply_system(const SolveSetup& s, int64_t begin, int64_t end, const double* v, double* out) {
+COHORT_HOT_CLONES void apply_system(const SolveSetup& s, int64_t begin, int64_t end, const double* v, double* out) {
   const int64_t f = s.f;
   for (int64_t p = 0; p < f; ++p) {
     const double g = s.gram != nullptr ? dot(s.gram + p * f, v, f) : 0.0;
@@ -189,7 +214,7 @@ bool solve_cholesky(const SolveSetup& s, int64_t begin, int64_t end, RowScratch&
   build_system(s, begin, end, t);
   build_rhs(s, begin, end, t.rhs.data());
   if (!cholesky_upper(t.a.data(), t.diag.data(), s.f)) return false;
-  cholesky_solve(t.a.data(), t.rhs.data(), t.sol.data(), s.f);
+  cholesky_solve(t.a.data(), t.diag.data(), t.rhs.data(), t.sol.data(), s.f);
   for (int64_t q = 0; q < s.f; ++q) x[q] = static_cast<float>(t.sol[q]);
   return true;
 }
@@ -235,28 +260,32 @@ void gram(MatrixView<const float> y, float* out) {
   const int64_t f = y.cols;
   if (f == 0) return;
   COHORT_CHECK(out != nullptr, "gram: out is null for f = {}", f);
-  std::vector<double> acc(static_cast<std::size_t>(f * f), 0.0);
-  if (n > 0) {
-    const int64_t block_rows = std::min(n, kGramBlockRows);
-    std::vector<double> block(static_cast<std::size_t>(block_rows * f));
-    openblas_set_num_threads(omp_get_max_threads());
-    // Blocks in a fixed order; within a block dsyrk forms the upper triangle of B^T B.
-    for (int64_t b0 = 0; b0 < n; b0 += block_rows) {
-      const int64_t rows = std::min(block_rows, n - b0);
-      for (int64_t i = 0; i < rows; ++i) {
-        const float* src = y.row(b0 + i);
-        double* dst = block.data() + i * f;
-        for (int64_t q = 0; q < f; ++q) dst[q] = src[q];
+  // Fixed row chunks, each summed into its own double triangle, then added in chunk order:
+  // the result does not depend on the thread count.
+  const int64_t chunks = std::clamp<int64_t>((n + kGramChunkRows - 1) / kGramChunkRows, 1, kGramMaxChunks);
+  const int64_t chunk_rows = (n + chunks - 1) / chunks;
+  std::vector<double> partial(static_cast<std::size_t>(chunks * f * f), 0.0);
+  static constexpr double kOnes[kRankBlock] = {1.0, 1.0, 1.0, 1.0};
+#pragma omp parallel
+  {
+    std::vector<double> ys(static_cast<std::size_t>(kRankBlock * f));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c) {
+      double* acc = partial.data() + c * f * f;
+      const int64_t end = std::min(n, (c + 1) * chunk_rows);
+      for (int64_t i = c * chunk_rows; i < end; i += kRankBlock) {
+        const int count = static_cast<int>(std::min<int64_t>(kRankBlock, end - i));
+        for (int j = 0; j < count; ++j) std::copy_n(y.row(i + j), f, ys.data() + j * f);
+        add_rank(count, acc, ys.data(), kOnes, f, 0);
       }
-      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(f), static_cast<int>(rows), 1.0,
-                  block.data(), static_cast<int>(f), 1.0, acc.data(), static_cast<int>(f));
     }
   }
   for (int64_t p = 0; p < f; ++p) {
     for (int64_t q = p; q < f; ++q) {
-      const float v = static_cast<float>(acc[p * f + q]);
-      out[p * f + q] = v;
-      out[q * f + p] = v;
+      double sum = 0.0;
+      for (int64_t c = 0; c < chunks; ++c) sum += partial[c * f * f + p * f + q];
+      out[p * f + q] = static_cast<float>(sum);
+      out[q * f + p] = static_cast<float>(sum);
     }
   }
 }

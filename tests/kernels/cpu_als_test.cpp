@@ -172,7 +172,7 @@ class CpuAlsTest : public ::testing::Test {
 };
 
 TEST_F(CpuAlsTest, GramEqualsNaiveDoubleSum) {
-  const int64_t n = 1500;  // more than one dsyrk block
+  const int64_t n = 4500;  // several row chunks
   const int64_t ld = kF + 3;
   std::vector<float> strided = random_vector(n * ld, 1.0f, rng_);
   std::vector<float> packed(n * kF);
