@@ -39,6 +39,17 @@ void check_matrix(MatrixView<const float> m, const char* where, const char* what
                m.rows, m.cols);
 }
 
+// Implicit values are confidences c >= 1 (a weight c - 1 < 0 would make A_u indefinite);
+// explicit ratings need only be finite.
+void check_values(const CsrView& m, bool implicit, const char* where) {
+  if (m.values == nullptr) return;
+  for (int64_t k = 0; k < m.nnz; ++k) {
+    const float v = m.values[k];
+    COHORT_CHECK(std::isfinite(v) && (!implicit || v >= 1.0f), "{}: stored value {} at entry {} is {}", where, v, k,
+                 implicit ? "not a confidence >= 1" : "not finite");
+  }
+}
+
 double dot(const double* a, const double* b, int64_t n) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
@@ -56,7 +67,8 @@ double dot(const float* a, const double* b, int64_t n) {
 // Upper triangle of a (f x f), rows and columns [from, f): a += sum_{k < R} w[k] v_k v_k^T,
 // v_k = vs + k * f. Folding R vectors into one sweep divides the loads and stores of a by R.
 template <int R>
-COHORT_HOT_CLONES void add_rank(double* __restrict a, const double* __restrict vs, const double* w, int64_t f, int64_t from) {
+COHORT_HOT_CLONES void add_rank(double* __restrict a, const double* __restrict vs, const double* w, int64_t f,
+                                int64_t from) {
   const double* __restrict v0 = vs;
   const double* __restrict v1 = vs + (R > 1 ? f : 0);
   const double* __restrict v2 = vs + (R > 2 ? 2 * f : 0);
@@ -305,6 +317,7 @@ void als_solve(CsrView rows, MatrixView<const float> y, const float* gram, float
                cg_steps);
   const bool implicit = mode == AlsMode::implicit;
   COHORT_CHECK(!implicit || gram != nullptr, "als_solve: implicit mode needs the Gram matrix y^T y");
+  check_values(rows, implicit, "als_solve");
   if (rows.rows == 0) return;
 
   std::vector<double> gram_d;
@@ -348,6 +361,7 @@ double als_loss(CsrView rows, MatrixView<const float> x, MatrixView<const float>
                rows.rows, f);
   const bool implicit = mode == AlsMode::implicit;
   COHORT_CHECK(!implicit || gram != nullptr || f == 0, "als_loss: implicit mode needs the Gram matrix y^T y");
+  check_values(rows, implicit, "als_loss");
   if (rows.rows == 0) return 0.0;
 
   // Per user, with s_i = x_u . y_i:

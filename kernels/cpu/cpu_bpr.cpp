@@ -37,6 +37,21 @@ class SplitMix64 {
   uint64_t state_;
 };
 
+// Number of elements <= key in the sorted a[0, n), i.e. the upper-bound position. Branch-free
+// halving (the comparison becomes a conditional move): the keys are random, so a branching
+// search would mispredict about every other step.
+template <class T>
+int64_t count_not_greater(const T* a, int64_t n, T key) {
+  if (n == 0) return 0;
+  const T* base = a;
+  while (n > 1) {
+    const int64_t half = n / 2;
+    base = base[half] <= key ? base + half : base;
+    n -= half;
+  }
+  return (base - a) + (*base <= key ? 1 : 0);
+}
+
 }  // namespace
 
 BprStats bpr_epoch(CsrView user_items, MatrixView<float> users, MatrixView<float> items, float learning_rate,
@@ -75,10 +90,12 @@ BprStats bpr_epoch(CsrView user_items, MatrixView<float> users, MatrixView<float
     for (int64_t s = 0; s < share; ++s) {
       // A uniform stored pair (u, i): u is the row whose range [indptr[u], indptr[u+1]) holds k.
       const int64_t k = rng.below(nnz);
-      const int64_t u = std::upper_bound(indptr + 1, indptr + user_items.rows + 1, k) - (indptr + 1);
+      const int64_t u = count_not_greater(indptr + 1, user_items.rows, k);
       const int32_t i = indices[k];
       const int32_t j = static_cast<int32_t>(rng.below(num_items));
-      if (std::binary_search(indices + indptr[u], indices + indptr[u + 1], j)) {
+      const int32_t* row = indices + indptr[u];
+      const int64_t below = count_not_greater(row, indptr[u + 1] - indptr[u], j);
+      if (below > 0 && row[below - 1] == j) {
         ++stats.skipped;
         continue;
       }

@@ -372,6 +372,12 @@ TEST_F(CpuAlsTest, BadShapesAndIndicesThrow) {
   EXPECT_THROW(backend_->als_solve(m.view(), y.matrix(8, kF), gram.data(), 0.1f, AlsMode::implicit,
                                    SolverKind::conjugate_gradient, 0, x.matrix(5, kF)),
                Error);
+  HostCsr low = p.m;
+  low.values.front() = 0.5f;  // a confidence below 1
+  BackendCsr low_m(*backend_, low);
+  EXPECT_THROW(backend_->als_solve(low_m.view(), y.matrix(8, kF), gram.data(), 0.1f, AlsMode::implicit,
+                                   SolverKind::cholesky, 0, x.matrix(5, kF)),
+               Error);
   HostCsr bad = p.m;
   bad.indices.back() = 8;  // column out of range
   BackendCsr bad_m(*backend_, bad);
