@@ -15,7 +15,7 @@ cohort_status fail(cohort_status status, const char* function, const char* messa
   try {
     last_error = std::string(function) + ": " + message;
   } catch (...) {
-    // No memory for the message: keep what fits without allocating.
+    // No memory for the message: leave it empty rather than throw across the boundary.
     last_error.clear();
   }
   return status;
