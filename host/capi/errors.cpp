@@ -7,6 +7,15 @@
 namespace cohort::capi {
 namespace {
 
+// cohort_status mirrors cohort::Status so that guarded() can cast one to the other.
+static_assert(COHORT_OK == static_cast<int>(Status::ok));
+static_assert(COHORT_ERROR_INVALID_ARGUMENT == static_cast<int>(Status::invalid_argument));
+static_assert(COHORT_ERROR_BAD_INPUT == static_cast<int>(Status::bad_input));
+static_assert(COHORT_ERROR_IO == static_cast<int>(Status::io_error));
+static_assert(COHORT_ERROR_OUT_OF_MEMORY == static_cast<int>(Status::out_of_memory));
+static_assert(COHORT_ERROR_BACKEND == static_cast<int>(Status::backend_error));
+static_assert(COHORT_ERROR_INTERNAL == static_cast<int>(Status::internal));
+
 thread_local std::string last_error;
 
 }  // namespace
