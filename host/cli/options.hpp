@@ -1,0 +1,94 @@
+// Options shared by the CLI's subcommands: input, run (backend, threads, seed), model, groups.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cluster/model_selection.hpp"
+#include "engine/comm/communicator.hpp"
+#include "engine/context.hpp"
+#include "engine/data/interactions.hpp"
+#include "engine/data/items.hpp"
+#include "engine/embed/embed.hpp"
+#include "host/cli/progress.hpp"
+#include "kernels/backend.hpp"
+
+namespace cohort::cli {
+
+struct InputOptions {
+  std::string input;
+  std::string format = "auto";
+  std::string delimiter = ",";
+  bool header = false;
+  std::vector<int> columns = {0, 1, 2, 3};  // user, item, value, timestamp; -1 = absent
+  bool skip_bad_lines = false;
+  std::string duplicates = "sum";
+  int min_user_count = 1;
+  int min_item_count = 1;
+  std::string items;  // item metadata file
+  std::string truth;  // known groups: user_id,group
+};
+// required: whether --input must be given.
+void add_input_options(CLI::App& cmd, InputOptions& options, bool required);
+
+struct LoadedData {
+  Interactions data;
+  ItemCatalog catalog;
+  std::vector<int32_t> truth;  // empty when no --truth
+  double seconds = 0.0;
+};
+LoadedData load_input(const InputOptions& options, const ProgressPrinter& printer);
+
+struct RunOptions {
+  std::string backend = "auto";
+  int threads = 0;
+  uint64_t seed = 42;
+  bool quiet = false;
+};
+void add_run_options(CLI::App& cmd, RunOptions& options);
+
+// The backend, communicator and progress printer of one command; context() ties them.
+class Runtime {
+ public:
+  explicit Runtime(const RunOptions& options);
+  Context context();
+  Backend& backend() { return *backend_; }
+  ProgressPrinter& printer() { return printer_; }
+
+ private:
+  RunOptions options_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Communicator> comm_;
+  ProgressPrinter printer_;
+};
+
+struct ModelOptions {
+  std::string model = "als";
+  int factors = 64;
+  int iterations = 15;
+  float regularization = 0.05f;
+  float alpha = 2.0f;
+  bool log_confidence = false;
+  std::string solver = "cg";
+  int cg_steps = 3;
+  float learning_rate = 0.05f;
+  bool loss = false;
+};
+void add_model_options(CLI::App& cmd, ModelOptions& options);
+EmbedConfig to_embed_config(const ModelOptions& options);
+
+struct GroupOptions {
+  std::string k = "auto";
+  int k_min = 2;
+  int k_max = 32;
+  int restarts = 3;
+  int silhouette_sample = 10000;
+  int max_iterations = 50;
+};
+void add_group_options(CLI::App& cmd, GroupOptions& options);
+SweepConfig to_sweep_config(const GroupOptions& options);
+
+}  // namespace cohort::cli

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The cohort CLI as a user runs it: generate, prepare, pipeline on CSV, cache and MovieLens
+# files, train/groups/recommend, and the error paths with their exit codes and messages.
+# Usage: cli_end_to_end.sh path/to/cohort scratch-dir
+set -u
+cohort=$1
+work=$2
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_exit() {  # expected-code description command...
+  local want=$1 what=$2; shift 2
+  "$@" >out.txt 2>err.txt
+  local got=$?
+  [ "$got" -eq "$want" ] || { fail "$what: exit $got, expected $want"; cat err.txt; }
+}
+expect_stderr() {  # pattern description
+  grep -q -- "$1" err.txt || { fail "$2: stderr lacks '$1'"; cat err.txt; }
+}
+
+expect_exit 0 "info" "$cohort" info
+grep -q "backends compiled: cpu" out.txt || fail "info lists the cpu backend"
+
+expect_exit 0 "generate" "$cohort" generate --out gen --users 1500 --items 400 --groups 4 --item-clusters 8 --interactions-per-user 30 --seed 3
+for f in interactions.csv items.csv truth.csv; do [ -s gen/$f ] || fail "generate wrote $f"; done
+
+expect_exit 0 "pipeline on csv" "$cohort" pipeline --input gen/interactions.csv --header --items gen/items.csv \
+  --truth gen/truth.csv --factors 16 --iterations 6 --k-max 8 --restarts 2 --out run1 --backend cpu
+for f in metrics.json groups.csv groups.json user_embeddings.npy item_embeddings.npy model.cohort; do
+  [ -s run1/$f ] || fail "pipeline wrote $f"
+done
+grep -q '"ari"' run1/metrics.json || fail "metrics.json has ari with --truth"
+grep -q '"ndcg@10"' run1/metrics.json || fail "metrics.json has ndcg@10"
+grep -q "NDCG@10" out.txt || fail "pipeline prints its summary"
+grep -q "\[als\]" err.txt || fail "pipeline shows training progress on stderr"
+[ "$(wc -l < run1/groups.csv)" -eq 1501 ] || fail "groups.csv has a line per user"
+ls run1 | grep -q tmp && fail "no temporary files left behind"
+
+expect_exit 0 "prepare" "$cohort" prepare --input gen/interactions.csv --header --out gen/data.cache --quiet
+expect_exit 0 "evaluate from the cache" "$cohort" evaluate --input gen/data.cache --factors 8 --iterations 3 --k 4 --out run2 --quiet
+[ -s run2/metrics.json ] || fail "evaluate wrote metrics.json"
+
+expect_exit 0 "train" "$cohort" train --input gen/interactions.csv --header --factors 8 --iterations 3 --out model --quiet
+expect_exit 0 "groups" "$cohort" groups --model-file model/model.cohort --input gen/interactions.csv --header --k 4 --out grp --quiet
+[ "$(wc -l < grp/groups.csv)" -eq 1501 ] || fail "groups wrote a line per user"
+user=$(sed -n 2p gen/interactions.csv | cut -d, -f1)
+expect_exit 0 "recommend" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv --header \
+  --users "$user" -n 5 --quiet
+[ "$(grep -c "^$user," out.txt)" -eq 5 ] || fail "recommend gives 5 items for $user"
+expect_exit 2 "recommend for an unknown user" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
+  --header --users nobody --quiet
+expect_stderr "nobody" "unknown user named"
+
+# MovieLens 100K layout: u.data (tab) and u.item ('|', genre flags).
+: > u.data
+for u in $(seq 1 60); do for i in $(seq 1 12); do
+  item=$(( (u % 3) * 12 + i )); echo -e "$u\t$item\t$(( (u + i) % 5 + 1 ))\t$(( 880000000 + u * 100 + i ))" >> u.data
+done; done
+: > u.item
+for i in $(seq 1 40); do echo "$i|Movie $i (1995)|01-Jan-1995||http://x|0|1|0|0|0|1|0|0|0|0|0|0|0|0|0|0|0|0|0" >> u.item; done
+expect_exit 0 "pipeline on movielens" "$cohort" pipeline --input u.data --format movielens --items u.item --factors 8 \
+  --iterations 4 --k-max 5 --out ml --quiet
+[ -s ml/groups.json ] || fail "movielens run wrote groups.json"
+
+# Bad input: clear errors, exit code 2.
+expect_exit 2 "missing file" "$cohort" pipeline --input does-not-exist.csv --quiet
+expect_stderr "does-not-exist.csv" "missing file named"
+printf 'u1,i1,5\nu2,i2,4\nu3,i1,abc\nu1,i2,3\nu2,i1,1\n' > bad.csv
+expect_exit 2 "malformed line" "$cohort" prepare --input bad.csv --columns 0,1,2,-1 --out bad.cache --quiet
+expect_stderr "bad.csv:3" "malformed line named by file and line"
+expect_exit 0 "skip bad lines" "$cohort" prepare --input bad.csv --columns 0,1,2,-1 --skip-bad-lines --out bad.cache
+expect_stderr "1 bad lines skipped" "skipped lines counted"
+: > empty.csv
+expect_exit 2 "empty file" "$cohort" prepare --input empty.csv --out e.cache --quiet
+head -c 4096 /dev/urandom > garbage.bin
+expect_exit 2 "binary garbage" "$cohort" prepare --input garbage.bin --out g.cache --quiet
+printf 'u1,i1,1\nu1,i2,1\n' > one_user.csv
+expect_exit 2 "a single user" "$cohort" prepare --input one_user.csv --columns 0,1,2,-1 --out o.cache --quiet
+cp gen/data.cache corrupt.cache && printf '\xff\xff\xff\xff' | dd of=corrupt.cache bs=1 seek=200 conv=notrunc 2>/dev/null
+expect_exit 2 "corrupted cache" "$cohort" evaluate --input corrupt.cache --quiet
+expect_exit 2 "unknown option" "$cohort" pipeline --no-such-option
+expect_exit 2 "bad --k" "$cohort" pipeline --input gen/interactions.csv --header --k zero --quiet
+
+if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "cli end to end: all checks passed"
