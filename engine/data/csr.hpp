@@ -1,6 +1,7 @@
 // Host-memory sparse and dense matrices, the engine's currency between phases.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
