@@ -159,26 +159,51 @@ struct StringHash {
 class IdMap {
  public:
   explicit IdMap(const char* what) : what_(what) {}
+
   int32_t intern(std::string_view id) {
-    // Files are often grouped by user: skip the hash lookup for a repeat of the last id.
-    if (last_ >= 0 && id == ids_[static_cast<size_t>(last_)]) return last_;
-    auto it = index_.find(id);
-    if (it != index_.end()) return last_ = it->second;
-    COHORT_CHECK_STATUS(ids_.size() < static_cast<size_t>(std::numeric_limits<int32_t>::max()), Status::bad_input,
-                        "read_interactions: more than {} distinct {} ids", std::numeric_limits<int32_t>::max(),
-                        what_);
-    auto index = static_cast<int32_t>(ids_.size());
-    ids_.emplace_back(id);
-    index_.emplace(ids_.back(), index);
-    return last_ = index;
+    // Most logs use small decimal ids: a direct table beats hashing by far. Only the
+    // canonical spelling ("42", not "042") goes there, so the two maps never disagree.
+    uint32_t number;
+    if (small_number(id, number)) {
+      if (number >= by_number_.size()) by_number_.resize(std::max<size_t>(number + 1, by_number_.size() * 2), -1);
+      int32_t& slot = by_number_[number];
+      if (slot < 0) slot = add(id);
+      return slot;
+    }
+    auto it = by_text_.find(id);
+    if (it != by_text_.end()) return it->second;
+    int32_t index = add(id);
+    by_text_.emplace(ids_.back(), index);
+    return index;
   }
   std::vector<std::string> release() { return std::move(ids_); }
 
  private:
+  static constexpr uint32_t kDirectLimit = uint32_t{1} << 22;  // a table of at most 16 MiB
+
+  static bool small_number(std::string_view s, uint32_t& out) {
+    if (s.empty() || s.size() > 7 || (s[0] == '0' && s.size() > 1)) return false;
+    uint32_t v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint32_t>(c - '0');
+    }
+    out = v;
+    return v < kDirectLimit;
+  }
+
+  int32_t add(std::string_view id) {
+    COHORT_CHECK_STATUS(ids_.size() < static_cast<size_t>(std::numeric_limits<int32_t>::max()), Status::bad_input,
+                        "read_interactions: more than {} distinct {} ids", std::numeric_limits<int32_t>::max(),
+                        what_);
+    ids_.emplace_back(id);
+    return static_cast<int32_t>(ids_.size() - 1);
+  }
+
   const char* what_;
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> index_;
+  std::vector<int32_t> by_number_;
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> by_text_;
   std::vector<std::string> ids_;
-  int32_t last_ = -1;
 };
 
 struct Parsed {
