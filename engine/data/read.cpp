@@ -7,7 +7,6 @@
 #include <numeric>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
 
 #include "engine/data/cache.hpp"
 #include "engine/data/text.hpp"
@@ -150,11 +149,6 @@ Layout choose_layout(const std::string& path, std::string_view head, const ReadO
   }
 }
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 // Dense indices for string ids in order of first appearance.
 class IdMap {
  public:
@@ -170,11 +164,15 @@ class IdMap {
       if (slot < 0) slot = add(id);
       return slot;
     }
-    auto it = by_text_.find(id);
-    if (it != by_text_.end()) return it->second;
+    // Logs are often grouped by user: a repeat of the last id skips the hash lookup.
+    if (last_text_ >= 0 && ids_[static_cast<size_t>(last_text_)] == id) return last_text_;
+    const uint64_t hash = std::hash<std::string_view>{}(id);
+    size_t pos = find_slot(id, hash);
+    if (slots_[pos] != 0) return last_text_ = static_cast<int32_t>((slots_[pos] & 0xFFFFFFFFu) - 1);
     int32_t index = add(id);
-    by_text_.emplace(ids_.back(), index);
-    return index;
+    slots_[pos] = pack(hash, index);
+    if (++text_count_ * 2 > slots_.size()) grow();
+    return last_text_ = index;
   }
   std::vector<std::string> release() { return std::move(ids_); }
 
@@ -200,10 +198,44 @@ class IdMap {
     return static_cast<int32_t>(ids_.size() - 1);
   }
 
+  // Other ids live in an open-addressing table (linear probing, at most half full). A slot
+  // packs the hash's high 32 bits with index + 1 (0 = empty), so a probe reads one word and
+  // compares text only on a tag match; std::unordered_map's scattered nodes cost a cache
+  // miss per probe, which dominated reading string ids.
+  static uint64_t pack(uint64_t hash, int32_t index) {
+    return (hash & 0xFFFFFFFF00000000u) | (static_cast<uint64_t>(index) + 1);
+  }
+
+  // The slot holding id, or the empty slot where it belongs.
+  size_t find_slot(std::string_view id, uint64_t hash) const {
+    const size_t mask = slots_.size() - 1;
+    const uint64_t tag = hash & 0xFFFFFFFF00000000u;
+    for (size_t pos = hash & mask;; pos = (pos + 1) & mask) {
+      const uint64_t slot = slots_[pos];
+      if (slot == 0) return pos;
+      if ((slot & 0xFFFFFFFF00000000u) == tag && ids_[(slot & 0xFFFFFFFFu) - 1] == id) return pos;
+    }
+  }
+
+  void grow() {
+    std::vector<uint64_t> old(slots_.size() * 2, 0);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (uint64_t slot : old) {
+      if (slot == 0) continue;
+      const std::string& id = ids_[(slot & 0xFFFFFFFFu) - 1];
+      size_t pos = std::hash<std::string_view>{}(id) & mask;
+      while (slots_[pos] != 0) pos = (pos + 1) & mask;
+      slots_[pos] = slot;
+    }
+  }
+
   const char* what_;
   std::vector<int32_t> by_number_;
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> by_text_;
+  std::vector<uint64_t> slots_ = std::vector<uint64_t>(1024, 0);
+  size_t text_count_ = 0;
   std::vector<std::string> ids_;
+  int32_t last_text_ = -1;
 };
 
 struct Parsed {

@@ -102,11 +102,21 @@ std::string_view trim(std::string_view s) {
 
 std::string excerpt(std::string_view line) {
   constexpr size_t kMax = 80;
-  if (line.size() <= kMax) return std::string(line);
-  size_t cut = kMax - 3;
-  // Do not cut a UTF-8 sequence in half.
-  while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(line.substr(0, cut)) + "...";
+  std::string out;
+  if (line.size() <= kMax) {
+    out.assign(line);
+  } else {
+    size_t cut = kMax - 3;
+    // Do not cut a UTF-8 sequence in half.
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    out.assign(line.substr(0, cut));
+    out += "...";
+  }
+  // Control bytes (a stray NUL, an escape) would garble the message: show them as '?'.
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '?';
+  }
+  return out;
 }
 
 bool looks_binary(std::string_view head) {

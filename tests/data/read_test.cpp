@@ -149,6 +149,14 @@ TEST(ReadInteractions, StringIdsInOrderOfFirstAppearanceAndRowsSorted) {
   EXPECT_EQ(d.timestamps[2], 8);
 }
 
+TEST(ReadInteractions, NumericLookingIdsStayDistinctStrings) {
+  TempDir dir;
+  auto path = dir.write("ids.csv", "7,1,1,1\n007,1,1,2\nx7,2,1,3\n7,2,1,4\n99999999,2,1,5\n");
+  Interactions d = read_interactions(path, {});
+  EXPECT_EQ(d.user_ids, (std::vector<std::string>{"7", "007", "x7", "99999999"}));
+  EXPECT_EQ(d.user_items.row_length(0), 2);
+}
+
 TEST(ReadInteractions, CrlfByteOrderMarkBlankLinesAndNoTrailingNewline) {
   TempDir dir;
   auto path = dir.write("win.csv", "\xEF\xBB\xBFu1,i1,1,100\r\n\r\n  \r\nu2,i2,2,200\r\nu1,i2,3,300");
@@ -375,6 +383,26 @@ TEST(LineReader, LinesStraddlingChunkBoundaries) {
   EXPECT_EQ(line.size(), 200000u);
   EXPECT_EQ(reader.line_number(), 20001);
   EXPECT_FALSE(reader.next(line));
+}
+
+TEST(Text, ExcerptShortensAndMasksControlBytes) {
+  EXPECT_EQ(text::excerpt(std::string_view("a\0b\x1b", 4)), "a?b?");
+  std::string long_text(100, 'y');
+  EXPECT_EQ(text::excerpt(long_text), std::string(77, 'y') + "...");
+  // The cut backs off rather than split the two bytes of U+00E9.
+  std::string accented = std::string(76, 'a') + "\xC3\xA9" + std::string(10, 'b');
+  EXPECT_EQ(text::excerpt(accented), std::string(76, 'a') + "...");
+}
+
+TEST(Text, SplitFieldsQuoting) {
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  ASSERT_TRUE(text::split_fields(" a ,\"b,\"\"c\"\"\" , ,", ",", true, fields, scratch));
+  EXPECT_EQ(fields, (std::vector<std::string_view>{"a", "b,\"c\"", "", ""}));
+  EXPECT_FALSE(text::split_fields("\"open,x", ",", true, fields, scratch));
+  EXPECT_FALSE(text::split_fields("\"closed\"junk,x", ",", true, fields, scratch));
+  ASSERT_TRUE(text::split_fields("1::2::3", "::", false, fields, scratch));
+  EXPECT_EQ(fields.size(), 3u);
 }
 
 TEST(ParseNames, FormatsAndRules) {
