@@ -270,7 +270,6 @@ void parse_lines(text::LineReader& reader, const std::string& path, Layout layou
 
   std::vector<std::string_view> fields;
   std::string scratch;
-  std::string why;
   bool header_pending = layout.header;
   std::string_view line;
   while (reader.next(line)) {
