@@ -131,6 +131,12 @@ class CudaBackend final : public Backend {
                          out_index, out_score);
   }
 
+  // The context, with this device made current: for entry points outside the interface.
+  cuda::DeviceContext& context() {
+    enter();
+    return ctx_;
+  }
+
  private:
   // The calling thread may have another device current (several backends in one process).
   void enter() { COHORT_CUDA_CHECK(cudaSetDevice(ctx_.device())); }
@@ -139,6 +145,13 @@ class CudaBackend final : public Backend {
 };
 
 }  // namespace
+
+void cuda_topk_cosine_reference(Backend& backend, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
+                                bool exclude_self, int32_t* out_index, float* out_score) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  COHORT_CHECK(cuda != nullptr, "cuda_topk_cosine_reference: backend '{}' is not a CUDA backend", backend.name());
+  cuda::topk_cosine_reference(cuda->context(), a, a_t, row_begin, row_end, k, exclude_self, out_index, out_score);
+}
 
 std::unique_ptr<Backend> make_cuda_backend(int device) {
   const int count = cuda_visible_devices();
