@@ -436,7 +436,9 @@ TEST_F(BackendDiffGpu, KmeansAssignAccumulateFinalize) {
             ASSERT_LT(labels[1][e], ks[b]);
             EXPECT_NEAR(best[0][e], best[1][e], 1e-4 * (1 + best[0][e]));
             EXPECT_NEAR(second[0][e], second[1][e], 1e-4 * (1 + second[0][e]));
-            if (labels[0][e] != labels[1][e]) EXPECT_NEAR(best[0][e], second[0][e], 1e-4 * (1 + best[0][e]));
+            if (labels[0][e] != labels[1][e]) {
+              EXPECT_NEAR(best[0][e], second[0][e], 1e-4 * (1 + best[0][e]));
+            }
           }
         }
         EXPECT_TRUE(all_near(counts[0], counts[1], 0.0, 0.0)) << "counts";
