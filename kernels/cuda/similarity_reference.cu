@@ -115,20 +115,6 @@ void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t r
   const float* a_values = a.values != nullptr ? a.values + span[0] : ones.data();
   const float* b_values = a_t.values != nullptr ? a_t.values : ones.data();
 
-  SparseHandles h;
-  COHORT_CUSPARSE_CHECK(cusparseCreate(&h.handle));
-  COHORT_CUSPARSE_CHECK(cusparseSetStream(h.handle, stream));
-  COHORT_CUSPARSE_CHECK(cusparseCreateConstCsr(&h.const_a, rows, a.cols, sub_nnz, a_offsets.data(),
-                                               sub_nnz > 0 ? a.indices + span[0] : nullptr,
-                                               sub_nnz > 0 ? a_values : nullptr, CUSPARSE_INDEX_32I,
-                                               CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-  COHORT_CUSPARSE_CHECK(cusparseCreateConstCsr(&h.const_b, a_t.rows, a_t.cols, a_t.nnz, b_offsets.data(),
-                                               a_t.indices, b_values, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
-                                               CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-  COHORT_CUSPARSE_CHECK(cusparseCreateCsr(&h.c, rows, a.rows, 0, nullptr, nullptr, nullptr, CUSPARSE_INDEX_32I,
-                                          CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
-  COHORT_CUSPARSE_CHECK(cusparseSpGEMM_createDescr(&h.gemm));
-
   const float alpha = 1.0f;
   const float beta = 0.0f;
   const auto op = CUSPARSE_OPERATION_NON_TRANSPOSE;
@@ -137,7 +123,20 @@ void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t r
   DeviceScratch<int32_t> c_offsets(ctx, rows + 1);
   std::optional<DeviceScratch<int32_t>> c_columns_store;
   std::optional<DeviceScratch<float>> c_values_store;
+  // Only a non-empty product goes through cuSPARSE: its descriptors want non-null arrays.
+  SparseHandles h;
   if (sub_nnz > 0 && a.nnz > 0) {
+    COHORT_CUSPARSE_CHECK(cusparseCreate(&h.handle));
+    COHORT_CUSPARSE_CHECK(cusparseSetStream(h.handle, stream));
+    COHORT_CUSPARSE_CHECK(cusparseCreateConstCsr(&h.const_a, rows, a.cols, sub_nnz, a_offsets.data(),
+                                                 a.indices + span[0], a_values, CUSPARSE_INDEX_32I,
+                                                 CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+    COHORT_CUSPARSE_CHECK(cusparseCreateConstCsr(&h.const_b, a_t.rows, a_t.cols, a_t.nnz, b_offsets.data(),
+                                                 a_t.indices, b_values, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
+                                                 CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+    COHORT_CUSPARSE_CHECK(cusparseCreateCsr(&h.c, rows, a.rows, 0, nullptr, nullptr, nullptr, CUSPARSE_INDEX_32I,
+                                            CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+    COHORT_CUSPARSE_CHECK(cusparseSpGEMM_createDescr(&h.gemm));
     size_t bytes1 = 0;
     COHORT_CUSPARSE_CHECK(cusparseSpGEMM_workEstimation(h.handle, op, op, &alpha, h.const_a, h.const_b, &beta, h.c,
                                                         CUDA_R_32F, alg, h.gemm, &bytes1, nullptr));
