@@ -54,6 +54,77 @@ bool same_partition(const std::vector<int32_t>& found, const std::vector<int32_t
   return true;
 }
 
+// The CPU backend with k-means++ replaced by planted starting centroids, to drive k-means
+// into states that seeding never produces.
+class PlantedSeedsBackend final : public Backend {
+ public:
+  PlantedSeedsBackend(Backend& inner, std::vector<float> seeds) : inner_(inner), seeds_(std::move(seeds)) {}
+
+  std::string name() const override { return inner_.name(); }
+  std::string description() const override { return inner_.description(); }
+  bool on_device() const override { return inner_.on_device(); }
+  void* allocate(std::size_t bytes) override { return inner_.allocate(bytes); }
+  void release(void* ptr) noexcept override { inner_.release(ptr); }
+  void copy_to_backend(void* dst, const void* src, std::size_t bytes) override { inner_.copy_to_backend(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override { inner_.copy_to_host(dst, src, bytes); }
+  void copy_within(void* dst, const void* src, std::size_t bytes) override { inner_.copy_within(dst, src, bytes); }
+  void fill_zero(void* dst, std::size_t bytes) override { inner_.fill_zero(dst, bytes); }
+  void synchronize() override { inner_.synchronize(); }
+  void gemm_nt(float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
+               MatrixView<float> c) override {
+    inner_.gemm_nt(alpha, a, b, beta, c);
+  }
+  void row_sq_norms(MatrixView<const float> x, float* out) override { inner_.row_sq_norms(x, out); }
+  void normalize_rows(MatrixView<float> x) override { inner_.normalize_rows(x); }
+  void topk_cosine(CsrView a, CsrView a_t, int64_t begin, int64_t end, int k, bool exclude_self, int32_t* index,
+                   float* score) override {
+    inner_.topk_cosine(a, a_t, begin, end, k, exclude_self, index, score);
+  }
+  void gram(MatrixView<const float> y, float* out) override { inner_.gram(y, out); }
+  void als_solve(CsrView rows, MatrixView<const float> y, const float* g, float reg, AlsMode mode, SolverKind solver,
+                 int cg_steps, MatrixView<float> x) override {
+    inner_.als_solve(rows, y, g, reg, mode, solver, cg_steps, x);
+  }
+  double als_loss(CsrView rows, MatrixView<const float> x, MatrixView<const float> y, const float* g,
+                  AlsMode mode) override {
+    return inner_.als_loss(rows, x, y, g, mode);
+  }
+  BprStats bpr_epoch(CsrView ui, MatrixView<float> users, MatrixView<float> items, float lr, float reg,
+                     int64_t samples, uint64_t seed) override {
+    return inner_.bpr_epoch(ui, users, items, lr, reg, samples, seed);
+  }
+  void kmeans_assign(MatrixView<const float> x, const float* x_sq, MatrixView<const float> c, const int64_t* offsets,
+                     int problems, int32_t* labels, float* best, float* second) override {
+    inner_.kmeans_assign(x, x_sq, c, offsets, problems, labels, best, second);
+  }
+  void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const int64_t* offsets, int problems,
+                         double* sums, double* counts) override {
+    inner_.kmeans_accumulate(x, labels, offsets, problems, sums, counts);
+  }
+  void kmeans_finalize(const double* sums, const double* counts, MatrixView<float> c) override {
+    inner_.kmeans_finalize(sums, counts, c);
+  }
+  void sum_per_problem(const float* values, int64_t n, int problems, double* out) override {
+    inner_.sum_per_problem(values, n, problems, out);
+  }
+  void kmeans_plus_plus(MatrixView<const float> x, const float*, int k, uint64_t, MatrixView<float> c) override {
+    ASSERT_EQ(static_cast<size_t>(k * x.cols), seeds_.size());
+    inner_.copy_to_backend(c.data, seeds_.data(), seeds_.size() * sizeof(float));
+  }
+  void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k, int32_t* index,
+                  float* score) override {
+    inner_.score_topk(terms, rows, items, exclude, k, index, score);
+  }
+  void knn_score_topk(CsrView ui, const int32_t* ni, const float* ns, int neighbours, int64_t items,
+                      CsrView exclude, int k, int32_t* index, float* score) override {
+    inner_.knn_score_topk(ui, ni, ns, neighbours, items, exclude, k, index, score);
+  }
+
+ private:
+  Backend& inner_;
+  std::vector<float> seeds_;
+};
+
 class KMeansTest : public ::testing::Test {
  protected:
   std::unique_ptr<Backend> backend_ = make_backend("cpu");
@@ -154,6 +225,26 @@ TEST_F(KMeansTest, SingleClusterIsTheMean) {
   EXPECT_EQ(s.labels, std::vector<int32_t>(4, 0));
   EXPECT_EQ(s.margin, std::vector<float>(4, 0.0f));
   EXPECT_NEAR(s.inertia, 4 * 5.0, 1e-4);  // each corner is sqrt(5) from (1, 2)
+}
+
+// Rows 0 1 2 10 11 12, starting centroids 1, 100, 11: nothing is nearest 100.
+//   iteration 1: {0, 1, 2} -> 1, {10, 11, 12} -> 11; cluster 1 is empty. The farthest rows
+//                (distance 1: x = 0, 2, 10, 12) tie; the first, x = 0, re-seeds it.
+//   iteration 2: 0 -> cluster 1; {1, 2} -> 1.5; {10, 11, 12} -> 11 (inertia 3 against 1, 0, 11).
+//   iterations 3 and 4: the same labels, inertia 0 + (0.25 + 0.25) + (1 + 0 + 1) = 2.5 twice: stop.
+TEST_F(KMeansTest, EmptyClusterIsReseededWithTheFarthestRow) {
+  PlantedSeedsBackend planted(*backend_, {1.0f, 100.0f, 11.0f});
+  Context ctx{planted, *comm_, 1, 0, {}};
+  Matrix x(6, 1);
+  x.data = {0, 1, 2, 10, 11, 12};
+  KMeansConfig config;
+  config.problems = {{3, 1}};
+  const KMeansSolution s = batched_kmeans(ctx, x, config)[0];
+  EXPECT_EQ(s.empty_repaired, 1);
+  EXPECT_EQ(s.labels, (std::vector<int32_t>{1, 0, 0, 2, 2, 2}));
+  EXPECT_EQ(s.centroids.data, (std::vector<float>{1.5f, 0.0f, 11.0f}));
+  EXPECT_NEAR(s.inertia, 2.5, 1e-5);
+  EXPECT_EQ(s.iterations, 4);
 }
 
 // Three distinct rows, k = 5: two clusters can never hold a row. They stay empty (nothing
