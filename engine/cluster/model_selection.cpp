@@ -74,13 +74,16 @@ std::vector<double> silhouettes(Backend& backend, const Matrix& x, const std::ve
     for (int64_t j = 0; j < d; ++j) mean[j] += x.row(i)[j];
   for (double& m : mean) m /= static_cast<double>(s);
   std::vector<float> points(static_cast<size_t>(s * d));
-  std::vector<double> sq(static_cast<size_t>(s), 0.0);
-  for (int64_t r = 0; r < s; ++r)
+  std::vector<float> sq(static_cast<size_t>(s));
+  for (int64_t r = 0; r < s; ++r) {
+    double norm = 0.0;
     for (int64_t j = 0; j < d; ++j) {
       const float v = static_cast<float>(x.row(sample[r])[j] - mean[j]);
       points[r * d + j] = v;
-      sq[r] += static_cast<double>(v) * v;
+      norm += static_cast<double>(v) * v;
     }
+    sq[r] = static_cast<float>(norm);
+  }
 
   // Indicator rows: column offset[l] + c of labeling l is 1 for the sampled rows in cluster c.
   std::vector<int64_t> offset(static_cast<size_t>(num_labelings) + 1, 0);
@@ -113,11 +116,8 @@ std::vector<double> silhouettes(Backend& backend, const Matrix& x, const std::ve
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       float* row = host.data() + r * s;
-      const double sq_r = sq[begin + r];
-      for (int64_t j = 0; j < s; ++j) {
-        const double v = sq_r + sq[j] + row[j];
-        row[j] = v > 0.0 ? static_cast<float>(std::sqrt(v)) : 0.0f;
-      }
+      const float sq_r = sq[begin + r];
+      for (int64_t j = 0; j < s; ++j) row[j] = std::sqrt(std::max(sq_r + sq[j] + row[j], 0.0f));
       row[begin + r] = 0.0f;
     }
     distance.upload(host);
