@@ -1,0 +1,371 @@
+// Batched k-means on the CPU: assignment through one GEMM per row block against every
+// problem's centroids, deterministic accumulation, greedy k-means++ seeding.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/cpu_ops.hpp"
+#include "kernels/error.hpp"
+
+namespace cohort::cpu {
+namespace {
+
+// Scratch of one assignment block (rows x total_k floats) stays near this many floats.
+constexpr int64_t kAssignScratchFloats = int64_t{4} << 20;
+constexpr int64_t kAssignMaxBlock = 2048;
+constexpr int64_t kAssignSegment = 256;
+// Accumulation: rows are cut into at most kMaxChunks fixed chunks of at least kMinChunkRows;
+// the chunking depends on the sizes only, never on the thread count or the schedule.
+constexpr int64_t kMinChunkRows = 4096;
+constexpr int64_t kMaxChunks = 16;
+constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
+// k-means++: rows per fixed chunk of the potential sums; passes of fewer multiply-adds
+// than kSeedParallelWork run on the calling thread.
+constexpr int64_t kSeedChunkRows = 1024;
+constexpr int64_t kSeedParallelWork = int64_t{1} << 20;
+
+void check_dense(const char* op, const char* what, MatrixView<const float> m) {
+  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what,
+               m.rows, m.cols, m.ld);
+  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} ({} x {}) has no data", op, what, m.rows,
+               m.cols);
+}
+
+// k_offsets must start at 0, give every problem at least one centroid and end at total_k.
+void check_offsets(const char* op, const int64_t* k_offsets, int num_problems, int64_t total_k) {
+  COHORT_CHECK(num_problems >= 1, "{}: num_problems must be >= 1, got {}", op, num_problems);
+  COHORT_CHECK(k_offsets != nullptr, "{}: k_offsets is null", op);
+  COHORT_CHECK(k_offsets[0] == 0, "{}: k_offsets[0] is {}, expected 0", op, k_offsets[0]);
+  for (int b = 0; b < num_problems; ++b) {
+    COHORT_CHECK(k_offsets[b + 1] > k_offsets[b], "{}: problem {} has k = {} (k_offsets {} -> {})", op, b,
+                 k_offsets[b + 1] - k_offsets[b], k_offsets[b], k_offsets[b + 1]);
+  }
+  COHORT_CHECK(k_offsets[num_problems] == total_k, "{}: k_offsets ends at {} but there are {} centroids", op,
+               k_offsets[num_problems], total_k);
+}
+
+}  // namespace
+
+void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixView<const float> centroids,
+                   const int64_t* k_offsets, int num_problems, int32_t* labels, float* best_dist,
+                   float* second_dist) {
+  check_dense("kmeans_assign", "x", x);
+  check_dense("kmeans_assign", "centroids", centroids);
+  COHORT_CHECK(centroids.cols == x.cols, "kmeans_assign: centroids have {} columns, x has {}", centroids.cols,
+               x.cols);
+  check_offsets("kmeans_assign", k_offsets, num_problems, centroids.rows);
+  const int64_t n = x.rows;
+  const int64_t total_k = centroids.rows;
+  if (n == 0) return;
+  COHORT_CHECK(x_sq_norms != nullptr && labels != nullptr && best_dist != nullptr,
+               "kmeans_assign: x_sq_norms, labels and best_dist must not be null");
+
+  // Serial on purpose, like the scan below: an OpenMP loop here would leave its threads
+  // spinning on the cores the GEMM needs (kernels/cpu/gemm.hpp).
+  std::vector<float> c_sq(static_cast<std::size_t>(total_k));
+  for (int64_t c = 0; c < total_k; ++c) {
+    const float* row = centroids.row(c);
+    double sum = 0.0;
+    for (int64_t j = 0; j < centroids.cols; ++j) sum += static_cast<double>(row[j]) * row[j];
+    c_sq[c] = static_cast<float>(sum);
+  }
+
+  const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, kAssignMaxBlock);
+  std::vector<float> dots(static_cast<std::size_t>(std::min(block, n) * total_k));
+  float best[kAssignSegment];
+  float second[kAssignSegment];
+  int32_t label[kAssignSegment];
+  for (int64_t begin = 0; begin < n; begin += block) {
+    const int64_t rows = std::min(n, begin + block) - begin;
+    // dots(c, i) = -2 c.x_i, centroid-major, so that the scan below runs along contiguous
+    // rows of x for one centroid at a time and vectorises across rows. The GEMM takes every
+    // thread; the scan, a small part of the time, stays on this one.
+    MatrixView<float> d(dots.data(), total_k, rows);
+    gemm_nt(-2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+    for (int b = 0; b < num_problems; ++b) {
+      const int64_t lo = k_offsets[b];
+      const int64_t hi = k_offsets[b + 1];
+      // Segments of rows small enough for best / second / label to stay in L1.
+      for (int64_t s0 = 0; s0 < rows; s0 += kAssignSegment) {
+        const int64_t len = std::min(rows - s0, kAssignSegment);
+        const float* xs = x_sq_norms + begin + s0;
+        std::fill_n(best, len, std::numeric_limits<float>::infinity());
+        std::fill_n(second, len, std::numeric_limits<float>::infinity());
+        std::fill_n(label, len, 0);
+        for (int64_t c = lo; c < hi; ++c) {
+          const float* dc = d.row(c) + s0;
+          const float cs = c_sq[c];
+          const int32_t local = static_cast<int32_t>(c - lo);
+          // dist = |x|^2 - 2 x.c + |c|^2. best = min(best, dist) and second = min(second,
+          // max(best, dist)) keep the two smallest, an equal distance becoming the second;
+          // strict < moves the label, so ties keep the lowest index. Written as plain
+          // min/max selects so that the compiler vectorises it.
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) {
+            const float raw = xs[i] + dc[i] + cs;
+            const float dist = raw > 0.0f ? raw : 0.0f;
+            const float b_old = best[i];
+            const float s_old = second[i];
+            const float larger = b_old > dist ? b_old : dist;
+            second[i] = s_old < larger ? s_old : larger;
+            best[i] = b_old < dist ? b_old : dist;
+            label[i] = dist < b_old ? local : label[i];
+          }
+        }
+        const int64_t out = b * n + begin + s0;
+        std::copy_n(label, len, labels + out);
+        std::copy_n(best, len, best_dist + out);
+        if (second_dist != nullptr) std::copy_n(hi - lo == 1 ? best : second, len, second_dist + out);
+      }
+    }
+  }
+}
+
+void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets, int num_problems,
+                       double* sums, double* counts) {
+  check_dense("kmeans_accumulate", "x", x);
+  COHORT_CHECK(num_problems >= 1 && k_offsets != nullptr,
+               "kmeans_accumulate: needs k_offsets for num_problems >= 1 (got {})", num_problems);
+  const int64_t total_k = k_offsets[num_problems];
+  check_offsets("kmeans_accumulate", k_offsets, num_problems, total_k);
+  const int64_t n = x.rows;
+  const int64_t d = x.cols;
+  if (n == 0) return;
+  COHORT_CHECK(labels != nullptr && sums != nullptr && counts != nullptr,
+               "kmeans_accumulate: labels, sums and counts must not be null");
+
+  // Fixed chunks, each with its own partial sums (total_k x d, then total_k counts), reduced
+  // in chunk order: the same bits whatever the thread count.
+  const int64_t stride = total_k * (d + 1);
+  const int64_t max_chunks = std::clamp(kMaxPartialDoubles / stride, int64_t{1}, kMaxChunks);
+  const int64_t chunk_rows = std::max(kMinChunkRows, (n + max_chunks - 1) / max_chunks);
+  const int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
+  std::vector<double> partial(static_cast<std::size_t>(chunks * stride), 0.0);
+
+  bool bad_label = false;
+#pragma omp parallel for schedule(dynamic, 1) reduction(||: bad_label)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    double* psum = partial.data() + ch * stride;
+    double* pcount = psum + total_k * d;
+    const int64_t end = std::min(n, (ch + 1) * chunk_rows);
+    for (int64_t i = ch * chunk_rows; i < end; ++i) {
+      const float* row = x.row(i);
+      for (int b = 0; b < num_problems; ++b) {
+        const int32_t label = labels[b * n + i];
+        if (label < 0 || label >= k_offsets[b + 1] - k_offsets[b]) {
+          bad_label = true;
+          continue;
+        }
+        const int64_t c = k_offsets[b] + label;
+        double* s = psum + c * d;
+        for (int64_t j = 0; j < d; ++j) s[j] += row[j];
+        pcount[c] += 1.0;
+      }
+    }
+  }
+  COHORT_CHECK(!bad_label, "kmeans_accumulate: a label is outside [0, k) of its problem");
+
+  for (int64_t e = 0; e < stride; ++e) {
+    double s = 0.0;
+    for (int64_t ch = 0; ch < chunks; ++ch) s += partial[ch * stride + e];
+    if (e < total_k * d) {
+      sums[e] += s;
+    } else {
+      counts[e - total_k * d] += s;
+    }
+  }
+}
+
+void kmeans_finalize(const double* sums, const double* counts, MatrixView<float> centroids) {
+  COHORT_CHECK(centroids.rows >= 0 && centroids.cols >= 0 && centroids.ld >= centroids.cols,
+               "kmeans_finalize: centroids have shape {} x {} with ld {}", centroids.rows, centroids.cols,
+               centroids.ld);
+  if (centroids.rows == 0) return;
+  COHORT_CHECK(sums != nullptr && counts != nullptr && centroids.data != nullptr,
+               "kmeans_finalize: sums, counts and centroids must not be null");
+  const int64_t d = centroids.cols;
+  // total_k x d divisions: too little work to wake a thread team for.
+  for (int64_t c = 0; c < centroids.rows; ++c) {
+    if (!(counts[c] > 0.0)) continue;
+    const double inv = 1.0 / counts[c];
+    float* out = centroids.row(c);
+    for (int64_t j = 0; j < d; ++j) out[j] = static_cast<float>(sums[c * d + j] * inv);
+  }
+}
+
+void sum_per_problem(const float* values, int64_t n, int num_problems, double* out) {
+  COHORT_CHECK(n >= 0 && num_problems >= 0, "sum_per_problem: n = {}, num_problems = {}", n, num_problems);
+  if (num_problems == 0) return;
+  COHORT_CHECK(out != nullptr && (values != nullptr || n == 0), "sum_per_problem: values or out is null");
+  // Each problem summed in index order: deterministic. One pass over B x n floats, on the
+  // calling thread: cheaper than waking a thread team that then spins beside the next GEMM.
+  for (int b = 0; b < num_problems; ++b) {
+    const float* v = values + b * n;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) s += v[i];
+    out[b] = s;
+  }
+}
+
+namespace {
+
+// Rows [lo, hi) against the candidate rows: trial[i * L + l] = min(closest[i], |x_i - x_l|^2),
+// pot[l] += trial[i * L + l] in row order. Rows already closer to a centre than the bound
+// |x - c|^2 >= (|x| - |c|)^2 keep their distance without computing it. Four rows go
+// together so that four independent sums hide the latency of the additions.
+void seed_chunk(MatrixView<const float> x, const float* norm, const float* closest, const int64_t* cand,
+                int64_t l_count, int64_t lo, int64_t hi, float* trial, double* pot) {
+  constexpr int64_t kRows = 4;
+  const int64_t d = x.cols;
+  for (int64_t i = lo; i < hi; i += kRows) {
+    const int64_t rows = std::min(kRows, hi - i);
+    // Past the end of the chunk the last row stands in; its results are not used.
+    const float* r0 = x.row(i);
+    const float* r1 = x.row(i + std::min<int64_t>(1, rows - 1));
+    const float* r2 = x.row(i + std::min<int64_t>(2, rows - 1));
+    const float* r3 = x.row(i + std::min<int64_t>(3, rows - 1));
+    for (int64_t l = 0; l < l_count; ++l) {
+      bool need[kRows];
+      bool any = false;
+      for (int64_t q = 0; q < rows; ++q) {
+        const float gap = norm[i + q] - norm[cand[l]];
+        need[q] = gap * gap < closest[i + q];
+        any = any || need[q];
+      }
+      float dist[kRows] = {0.0f, 0.0f, 0.0f, 0.0f};
+      if (any) {
+        const float* c = x.row(cand[l]);
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        for (int64_t j = 0; j < d; ++j) {
+          const float t0 = r0[j] - c[j];
+          const float t1 = r1[j] - c[j];
+          const float t2 = r2[j] - c[j];
+          const float t3 = r3[j] - c[j];
+          s0 += t0 * t0;
+          s1 += t1 * t1;
+          s2 += t2 * t2;
+          s3 += t3 * t3;
+        }
+        dist[0] = s0;
+        dist[1] = s1;
+        dist[2] = s2;
+        dist[3] = s3;
+      }
+      for (int64_t q = 0; q < rows; ++q) {
+        const float m = need[q] ? std::min(closest[i + q], dist[q]) : closest[i + q];
+        trial[(i + q) * l_count + l] = m;
+        pot[l] += m;
+      }
+    }
+  }
+}
+
+// The state of one greedy k-means++ run: closest[i] = squared distance from row i to the
+// nearest centre chosen so far. Seeding makes about k (2 + ln k) passes over x, each against
+// a handful of rows: too skinny to pay for handing work between the BLAS and OpenMP thread
+// pools, so each pass is one OpenMP loop over fixed chunks with exact differences (a
+// duplicate of a centre gets distance 0, not a rounding residue).
+class Seeder {
+ public:
+  Seeder(MatrixView<const float> x, const float* x_sq) : x_(x), norm_(static_cast<std::size_t>(x.rows)) {
+    for (int64_t i = 0; i < x.rows; ++i) norm_[i] = std::sqrt(std::max(0.0f, x_sq[i]));
+    closest_.assign(static_cast<std::size_t>(x.rows), std::numeric_limits<float>::infinity());
+  }
+
+  const std::vector<float>& closest() const { return closest_; }
+
+  // For each candidate row l: trial_[i * L + l] = min(closest[i], |x_i - x_l|^2), and the
+  // potential sum_i trial_[i * L + l], summed per fixed chunk then in chunk order.
+  std::vector<double> evaluate(const std::vector<int64_t>& cand) {
+    const int64_t n = x_.rows;
+    const int64_t l_count = static_cast<int64_t>(cand.size());
+    const int64_t chunks = (n + kSeedChunkRows - 1) / kSeedChunkRows;
+    trial_.resize(static_cast<std::size_t>(n * l_count));
+    std::vector<double> partial(static_cast<std::size_t>(chunks * l_count), 0.0);
+#pragma omp parallel for schedule(dynamic, 1) if (n * l_count * x_.cols >= kSeedParallelWork)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      seed_chunk(x_, norm_.data(), closest_.data(), cand.data(), l_count, ch * kSeedChunkRows,
+                 std::min(n, (ch + 1) * kSeedChunkRows), trial_.data(), partial.data() + ch * l_count);
+    }
+    std::vector<double> pot(static_cast<std::size_t>(l_count), 0.0);
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      for (int64_t l = 0; l < l_count; ++l) pot[l] += partial[ch * l_count + l];
+    }
+    l_count_ = l_count;
+    return pot;
+  }
+
+  // Makes candidate l of the last evaluate a centre.
+  void accept(int64_t l) {
+    for (int64_t i = 0; i < x_.rows; ++i) closest_[i] = trial_[i * l_count_ + l];
+  }
+
+ private:
+  MatrixView<const float> x_;
+  std::vector<float> norm_;
+  std::vector<float> closest_;
+  std::vector<float> trial_;
+  int64_t l_count_ = 0;
+};
+
+// The row i with cumulative[i - 1] <= r < cumulative[i]: a draw proportional to closest.
+int64_t sample_row(const std::vector<double>& cumulative, const std::vector<float>& closest, double r) {
+  const int64_t n = static_cast<int64_t>(cumulative.size());
+  int64_t i = std::upper_bound(cumulative.begin(), cumulative.end(), r) - cumulative.begin();
+  if (i >= n) i = n - 1;
+  // Rounding can land on a row of weight 0 at the end; step back to one with weight.
+  while (i > 0 && !(closest[i] > 0.0f)) --i;
+  return i;
+}
+
+}  // namespace
+
+void kmeans_plus_plus(MatrixView<const float> x, const float* x_sq_norms, int k, uint64_t seed,
+                      MatrixView<float> centroids) {
+  check_dense("kmeans_plus_plus", "x", x);
+  COHORT_CHECK(k >= 1, "kmeans_plus_plus: k must be >= 1, got {}", k);
+  COHORT_CHECK(k <= x.rows, "kmeans_plus_plus: k = {} exceeds the {} rows of x", k, x.rows);
+  COHORT_CHECK(x_sq_norms != nullptr, "kmeans_plus_plus: x_sq_norms is null");
+  COHORT_CHECK(centroids.rows == k && centroids.cols == x.cols && centroids.ld >= centroids.cols &&
+                   centroids.data != nullptr,
+               "kmeans_plus_plus: centroids are {} x {}, expected {} x {}", centroids.rows, centroids.cols, k,
+               x.cols);
+  const int64_t n = x.rows;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto uniform_row = [&] { return std::uniform_int_distribution<int64_t>(0, n - 1)(rng); };
+
+  Seeder seeder(x, x_sq_norms);
+  std::vector<int64_t> chosen{uniform_row()};
+  seeder.evaluate(chosen);
+  seeder.accept(0);
+
+  const int trials = 2 + static_cast<int>(std::floor(std::log(static_cast<double>(k))));
+  std::vector<double> cumulative(static_cast<std::size_t>(n));
+  std::vector<int64_t> cand(static_cast<std::size_t>(trials));
+  for (int step = 1; step < k; ++step) {
+    const std::vector<float>& closest = seeder.closest();
+    double run = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      run += closest[i];
+      cumulative[i] = run;
+    }
+    const double potential = run;
+    for (int t = 0; t < trials; ++t) {
+      // Every row already coincides with a centre: D^2 sampling is undefined, draw uniformly.
+      cand[t] = potential > 0.0 ? sample_row(cumulative, closest, unit(rng) * potential) : uniform_row();
+    }
+    std::vector<double> pot = seeder.evaluate(cand);
+    const int64_t best = std::min_element(pot.begin(), pot.end()) - pot.begin();
+    chosen.push_back(cand[best]);
+    seeder.accept(best);
+  }
+  for (int c = 0; c < k; ++c) std::copy_n(x.row(chosen[c]), x.cols, centroids.row(c));
+}
+
+}  // namespace cohort::cpu

@@ -1,0 +1,183 @@
+// Top-k scoring of users over the catalogue: dense terms (factors, group scores) and
+// item-kNN.
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu_ops.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/topk.hpp"
+#include "kernels/error.hpp"
+
+namespace cohort::cpu {
+namespace {
+
+// score_topk scores a block of users at a time into a block x items scratch; the block
+// shrinks for large catalogues so that scratch stays near kScoreScratchFloats.
+constexpr int64_t kScoreMaxBlock = 256;
+constexpr int64_t kScoreScratchFloats = int64_t{8} << 20;
+
+void check_exclude(const char* op, const CsrView& exclude, int64_t rows, int64_t items) {
+  if (exclude.rows == 0) return;
+  COHORT_CHECK(exclude.rows == rows && exclude.cols == items, "{}: exclude is {} x {}, expected {} x {} (or 0 rows)",
+               op, exclude.rows, exclude.cols, rows, items);
+  COHORT_CHECK(exclude.indptr != nullptr && (exclude.indices != nullptr || exclude.nnz == 0),
+               "{}: exclude has no indptr or indices", op);
+}
+
+}  // namespace
+
+void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k, int32_t* out_index,
+                float* out_score) {
+  const bool has_dot = terms.user_factors.data != nullptr;
+  const bool has_group = terms.group_scores.data != nullptr;
+  COHORT_CHECK(rows >= 0 && items >= 0 && k >= 0, "score_topk: rows = {}, items = {}, k = {}", rows, items, k);
+  COHORT_CHECK(has_dot || has_group, "score_topk: neither user factors nor group scores were given");
+  if (has_dot) {
+    const auto& u = terms.user_factors;
+    const auto& v = terms.item_factors;
+    COHORT_CHECK(v.data != nullptr, "score_topk: user factors given without item factors");
+    COHORT_CHECK(u.rows == rows && v.rows == items && u.cols == v.cols,
+                 "score_topk: user factors {} x {} and item factors {} x {} do not fit {} users x {} items", u.rows,
+                 u.cols, v.rows, v.cols, rows, items);
+  }
+  if (has_group) {
+    const auto& g = terms.group_scores;
+    COHORT_CHECK(g.cols == items && g.ld >= g.cols, "score_topk: group scores are {} x {}, expected {} items",
+                 g.rows, g.cols, items);
+    COHORT_CHECK(terms.user_group != nullptr || rows == 0, "score_topk: group scores given without user_group");
+  }
+  check_exclude("score_topk", exclude, rows, items);
+  if (rows == 0 || k == 0) return;
+  COHORT_CHECK(out_index != nullptr && out_score != nullptr, "score_topk: output arrays are null");
+  COHORT_CHECK(items <= INT32_MAX, "score_topk: {} items exceed the int32 index range", items);
+
+  const int64_t block = std::clamp(kScoreScratchFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreMaxBlock);
+  std::vector<float> scratch(has_dot ? static_cast<std::size_t>(std::min(block, rows) * items) : 0);
+  bool bad_group = false;
+  for (int64_t begin = 0; begin < rows; begin += block) {
+    const int64_t end = std::min(rows, begin + block);
+    MatrixView<float> dots(scratch.data(), end - begin, items);
+    if (has_dot) gemm_nt_on(1, 1.0f, terms.user_factors.rows_range(begin, end), terms.item_factors, 0.0f, dots);
+#pragma omp parallel reduction(||: bad_group)
+    {
+      TopKSelector top(k);
+      // A row of scores: in place over the row's dot products when there are some.
+      std::vector<float> own(has_dot ? 0 : static_cast<std::size_t>(items));
+#pragma omp for schedule(dynamic, 8)
+      for (int64_t u = begin; u < end; ++u) {
+        const float dw = terms.dot_weight != nullptr ? terms.dot_weight[u] : 1.0f;
+        const float gw = terms.group_weight != nullptr ? terms.group_weight[u] : 1.0f;
+        float* score = has_dot ? dots.row(u - begin) : own.data();
+        const float* group = nullptr;
+        if (has_group) {
+          const int32_t g = terms.user_group[u];
+          if (g < 0 || g >= terms.group_scores.rows) {
+            bad_group = true;
+            top.write(out_index + u * k, out_score + u * k);
+            continue;
+          }
+          group = terms.group_scores.row(g);
+        }
+        if (has_dot && has_group) {
+          for (int64_t i = 0; i < items; ++i) score[i] = dw * score[i] + gw * group[i];
+        } else if (has_dot) {
+          for (int64_t i = 0; i < items; ++i) score[i] = dw * score[i];
+        } else {
+          for (int64_t i = 0; i < items; ++i) score[i] = gw * group[i];
+        }
+        // Excluded items become NaN, which the selector skips.
+        if (exclude.rows != 0) {
+          for (int64_t p = exclude.indptr[u]; p < exclude.indptr[u + 1]; ++p) {
+            const int32_t e = exclude.indices[p];
+            if (e >= 0 && e < items) score[e] = std::numeric_limits<float>::quiet_NaN();
+          }
+        }
+        for (int64_t i = 0; i < items; ++i) top.push(static_cast<int32_t>(i), score[i]);
+        top.write(out_index + u * k, out_score + u * k);
+      }
+    }
+  }
+  COHORT_CHECK(!bad_group, "score_topk: a user's group is outside [0, {})", terms.group_scores.rows);
+}
+
+void knn_score_topk(CsrView user_items, const int32_t* neighbour_index, const float* neighbour_score, int neighbours,
+                    int64_t items, CsrView exclude, int k, int32_t* out_index, float* out_score) {
+  COHORT_CHECK(user_items.rows >= 0 && items >= 0 && k >= 0 && neighbours >= 0,
+               "knn_score_topk: rows = {}, items = {}, neighbours = {}, k = {}", user_items.rows, items, neighbours,
+               k);
+  COHORT_CHECK(user_items.cols == items, "knn_score_topk: user_items has {} columns for {} items", user_items.cols,
+               items);
+  COHORT_CHECK(user_items.indptr != nullptr || user_items.rows == 0, "knn_score_topk: user_items has no indptr");
+  COHORT_CHECK(user_items.indices != nullptr || user_items.nnz == 0, "knn_score_topk: user_items has no indices");
+  COHORT_CHECK((neighbour_index != nullptr && neighbour_score != nullptr) || neighbours == 0 || items == 0,
+               "knn_score_topk: neighbour lists are null");
+  COHORT_CHECK(items <= INT32_MAX, "knn_score_topk: {} items exceed the int32 index range", items);
+  check_exclude("knn_score_topk", exclude, user_items.rows, items);
+  const int64_t rows = user_items.rows;
+  if (rows == 0 || k == 0) return;
+  COHORT_CHECK(out_index != nullptr && out_score != nullptr, "knn_score_topk: output arrays are null");
+
+  bool bad_index = false;
+#pragma omp parallel reduction(||: bad_index)
+  {
+    // acc holds the running scores, seen marks which entries touched lists; both are reset
+    // through touched only. excluded marks the row's excluded items while it is scored.
+    std::vector<float> acc(static_cast<std::size_t>(items), 0.0f);
+    std::vector<char> seen(static_cast<std::size_t>(items), 0);
+    std::vector<char> excluded(static_cast<std::size_t>(items), 0);
+    std::vector<int32_t> touched;
+    TopKSelector top(k);
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t u = 0; u < rows; ++u) {
+      for (int64_t p = user_items.indptr[u]; p < user_items.indptr[u + 1]; ++p) {
+        const int32_t j = user_items.indices[p];
+        if (j < 0 || j >= items) {
+          bad_index = true;
+          continue;
+        }
+        const float v = user_items.values != nullptr ? user_items.values[p] : 1.0f;
+        const int32_t* nb = neighbour_index + static_cast<int64_t>(j) * neighbours;
+        const float* ns = neighbour_score + static_cast<int64_t>(j) * neighbours;
+        for (int t = 0; t < neighbours; ++t) {
+          const int32_t i = nb[t];
+          if (i < 0) continue;
+          if (i >= items) {
+            bad_index = true;
+            continue;
+          }
+          if (!seen[i]) {
+            seen[i] = 1;
+            touched.push_back(i);
+          }
+          acc[i] += v * ns[t];
+        }
+      }
+      if (exclude.rows != 0) {
+        for (int64_t p = exclude.indptr[u]; p < exclude.indptr[u + 1]; ++p) {
+          const int32_t e = exclude.indices[p];
+          if (e >= 0 && e < items) excluded[e] = 1;
+        }
+      }
+      for (int32_t i : touched) {
+        if (!excluded[i]) top.push(i, acc[i]);
+        acc[i] = 0.0f;
+        seen[i] = 0;
+      }
+      if (exclude.rows != 0) {
+        for (int64_t p = exclude.indptr[u]; p < exclude.indptr[u + 1]; ++p) {
+          const int32_t e = exclude.indices[p];
+          if (e >= 0 && e < items) excluded[e] = 0;
+        }
+      }
+      touched.clear();
+      top.write(out_index + u * k, out_score + u * k);
+    }
+  }
+  COHORT_CHECK_STATUS(!bad_index, Status::bad_input,
+                      "knn_score_topk: an item index is out of range in user_items or the neighbour lists");
+}
+
+}  // namespace cohort::cpu
