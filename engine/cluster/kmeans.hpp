@@ -28,6 +28,7 @@ struct KMeansSolution {
   uint64_t seed = 0;
   Matrix centroids;              // k x d
   std::vector<int32_t> labels;   // n
+  std::vector<float> distance;   // n: squared distance to the nearest centroid
   std::vector<float> margin;     // n: second-nearest minus nearest squared distance
   double inertia = 0.0;          // sum of squared distances to the nearest centroid
   int iterations = 0;
@@ -36,7 +37,12 @@ struct KMeansSolution {
 
 // x: n x d. All problems advance together: one kmeans_assign per iteration against every
 // problem's centroids; seeding by k-means++ per problem. Problems that converged keep their
-// state. Deterministic for the problems' seeds on a backend.
+// state. Deterministic for the problems' seeds on a backend. cosine: x's rows are normalised
+// (on a copy) and centroids re-normalised after each update; distances are then Euclidean
+// between unit vectors. Requires 1 <= k <= n for every problem. An empty cluster is re-seeded
+// with the row farthest from its centroid in that problem; when every row already sits on a
+// centroid (k exceeds the distinct rows) there is nothing to re-seed it with, so it stays
+// empty, its centroid a copy of another's, and no label names it.
 std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, const KMeansConfig& config);
 
 }  // namespace cohort

@@ -35,7 +35,9 @@ UserMetrics score_users(const TopK& recs, const Csr& test, const std::vector<int
 MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items,
                     const std::vector<int32_t>& subset = {}, const std::vector<int>& cutoffs = kMetricCutoffs);
 
-// Labels < 0 are ignored (pairs where either is negative are dropped).
+// Labels < 0 are ignored (pairs where either is negative are dropped). As in scikit-learn,
+// identical trivial labelings (both one cluster, or no labelled rows) score 1; for NMI, one
+// single-cluster labeling against a split one scores 0.
 double adjusted_rand_index(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
 // Arithmetic-mean normalisation (as scikit-learn's default).
 double normalized_mutual_info(const std::vector<int32_t>& a, const std::vector<int32_t>& b);

@@ -37,12 +37,14 @@ struct Groups {
 };
 
 struct ProfileOptions {
-  int top_items = 10;
-  int min_support = 5;
+  int top_items = 10;   // items by lift, items near the centroid, and tags kept per group
+  int min_support = 5;  // users of the group with the item; interactions of the group with the tag
 };
 
 // Builds Groups from a clustering of the rows `users` (indices into train's rows).
-// item_factors: items x d in the same space as the centroids (for items near the centroid).
+// item_factors: items x d in the same space as the centroids (for items near the centroid),
+// or 0 x 0 to skip them. Probabilities in the lifts are over the clustered users and their
+// train interactions. catalog: empty, or aligned with train's columns.
 Groups build_groups(const KMeansSolution& solution, const std::vector<int32_t>& users, int64_t total_users,
                     const Csr& train, const Matrix& item_factors, const ItemCatalog& catalog,
                     const ProfileOptions& options);

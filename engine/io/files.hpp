@@ -11,7 +11,8 @@
 namespace cohort {
 
 // Calls write(stream) on "<path>.tmp.<pid>" and renames it to path; on any failure the
-// temporary is removed and Error(io_error) names the path.
+// temporary is removed and Error(io_error) names the path (an Error thrown by write itself
+// passes through unchanged).
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 // NumPy .npy v1.0, little-endian float32, C order, shape (rows, cols).
 void write_npy(const std::string& path, const Matrix& m);

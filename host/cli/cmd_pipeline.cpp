@@ -50,15 +50,15 @@ void print_summary(const nlohmann::json& m, const std::string& out_dir, bool all
               g["silhouette"].get<double>(), g["davies_bouldin"].get<double>(), truth.c_str());
   const std::vector<std::string> recs = {"popularity", model, "group", "blend", "item_knn"};
   std::string header = fmt::format("{:<22}", "NDCG@10");
-  for (const auto& r : recs) header += fmt::format("{:>11}", r);
+  for (const auto& r : recs) header += fmt::format("{:>15}", r);
   std::printf("%s\n", header.c_str());
   auto row = [&](const std::string& label, const nlohmann::json& set) {
     std::string line = fmt::format("{:<22}", label);
     const double base = metric(set, "popularity", "ndcg@10");
     for (const auto& r : recs) {
       const double v = metric(set, r, "ndcg@10");
-      line += r == "popularity" || base <= 0.0 ? fmt::format("{:>11.4f}", v)
-                                               : fmt::format("{:>11}", fmt::format("{:.4f} {:+.0f}%", v, 100.0 * (v / base - 1.0)));
+      line += r == "popularity" || base <= 0.0 ? fmt::format("{:>15.4f}", v)
+                                               : fmt::format("{:>15}", fmt::format("{:.4f} {:+.0f}%", v, 100.0 * (v / base - 1.0)));
     }
     std::printf("%s\n", line.c_str());
   };
@@ -103,7 +103,7 @@ void run_pipeline_command(const PipelineOptions& o, bool all_outputs) {
   if (all_outputs) config.out_dir = o.out;
   PipelineResult result = run_pipeline(runtime.context(), loaded.data, loaded.catalog, loaded.truth, config);
   if (!all_outputs) write_metrics(o.out, result.metrics);
-  if (!o.run.quiet) print_summary(result.metrics, o.out, all_outputs);
+  print_summary(result.metrics, o.out, all_outputs);
 }
 
 }  // namespace

@@ -15,4 +15,10 @@ std::vector<std::string> cuda_describe_devices();
 // Throws Error(backend_error) when the device cannot be used.
 std::unique_ptr<Backend> make_cuda_backend(int device);
 
+// Backend::topk_cosine computed by the library reference path (cuSPARSE SpGEMM of the row
+// range with a^T, then cub segmented sorts): for tests and benchmarks of the custom kernel.
+// `backend` must come from make_cuda_backend; blocks.
+void cuda_topk_cosine_reference(Backend& backend, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
+                                bool exclude_self, int32_t* out_index, float* out_score);
+
 }  // namespace cohort

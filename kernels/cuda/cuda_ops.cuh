@@ -19,6 +19,9 @@ void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, 
                  bool exclude_self, int32_t* out_index, float* out_score);
 void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
                            bool exclude_self, int32_t* out_index, float* out_score);
+// Shared by both: the argument checks, and the Euclidean norm of every row of a (a.rows floats).
+void check_topk_cosine_args(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k);
+void topk_cosine_row_norms(DeviceContext& ctx, CsrView a, float* norm);
 
 // als.cu
 void gram(DeviceContext& ctx, MatrixView<const float> y, float* out);

@@ -1,0 +1,527 @@
+// gpu_ops: every heavy Backend operation timed on the GPU and on the CPU with the same inputs,
+// printed as one table (operation, size, CPU ms, GPU ms, speedup, achieved rate, share of the
+// card's peak). Sizes follow the goals of issue 3; --quick shrinks them to run in seconds.
+// The CPU is timed on a share of the rows where the full size would take long; its time is
+// then scaled to the full size and the row says so ("cpu~").
+//
+// Timing: one warm-up run, then the median of several, each between two synchronize() calls.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "kernels/buffer.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cuda/cuda_backend.hpp"
+#include "kernels/registry.hpp"
+
+namespace cohort {
+namespace {
+
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A fast host generator for inputs.
+struct Rng {
+  uint64_t s;
+  uint64_t next() { return mix64(s += 0x9E3779B97F4A7C15ull); }
+  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  float uniform(float lo, float hi) { return lo + static_cast<float>(unit()) * (hi - lo); }
+};
+
+std::vector<float> random_floats(int64_t n, float lo, float hi, uint64_t seed) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  Rng r{seed};
+  for (auto& x : v) x = r.uniform(lo, hi);
+  return v;
+}
+
+struct HostCsr {
+  int64_t rows = 0, cols = 0;
+  std::vector<int64_t> indptr{0};
+  std::vector<int32_t> indices;
+  std::vector<float> values;
+  int64_t nnz() const { return static_cast<int64_t>(indices.size()); }
+};
+
+// About nnz entries over rows x cols; row lengths and column popularity both skewed (a
+// power-law-like catalogue). Columns within a row sorted and unique; values in [1, 10].
+HostCsr interactions(int64_t rows, int64_t cols, int64_t nnz, uint64_t seed) {
+  HostCsr m;
+  m.rows = rows;
+  m.cols = cols;
+  Rng r{seed};
+  const double mean = static_cast<double>(nnz) / rows;
+  std::vector<int32_t> row;
+  m.indices.reserve(static_cast<std::size_t>(nnz * 11 / 10));
+  for (int64_t u = 0; u < rows; ++u) {
+    const double u01 = r.unit();
+    int64_t len = std::clamp<int64_t>(static_cast<int64_t>(mean * 0.5 / std::sqrt(1e-4 + u01 * 0.9999) * 0.5), 1, cols);
+    row.clear();
+    for (int64_t t = 0; t < len; ++t) {
+      const double c = r.unit();
+      row.push_back(static_cast<int32_t>(std::min<double>(cols - 1, c * c * cols)));
+    }
+    std::sort(row.begin(), row.end());
+    row.erase(std::unique(row.begin(), row.end()), row.end());
+    for (int32_t c : row) {
+      m.indices.push_back(c);
+      m.values.push_back(1.0f + static_cast<float>(r.unit()) * 9.0f);
+    }
+    m.indptr.push_back(m.nnz());
+  }
+  return m;
+}
+
+HostCsr transpose(const HostCsr& a) {
+  HostCsr t;
+  t.rows = a.cols;
+  t.cols = a.rows;
+  t.indptr.assign(static_cast<std::size_t>(a.cols + 1), 0);
+  for (int32_t c : a.indices) ++t.indptr[c + 1];
+  for (int64_t c = 0; c < a.cols; ++c) t.indptr[c + 1] += t.indptr[c];
+  t.indices.resize(a.indices.size());
+  t.values.resize(a.indices.size());
+  std::vector<int64_t> next(t.indptr.begin(), t.indptr.end() - 1);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    for (int64_t p = a.indptr[r]; p < a.indptr[r + 1]; ++p) {
+      const int64_t q = next[a.indices[p]]++;
+      t.indices[q] = static_cast<int32_t>(r);
+      t.values[q] = a.values[p];
+    }
+  }
+  return t;
+}
+
+// The first `rows` rows.
+HostCsr head(const HostCsr& a, int64_t rows) {
+  HostCsr h;
+  h.rows = std::min(rows, a.rows);
+  h.cols = a.cols;
+  h.indptr.assign(a.indptr.begin(), a.indptr.begin() + h.rows + 1);
+  h.indices.assign(a.indices.begin(), a.indices.begin() + h.indptr.back());
+  h.values.assign(a.values.begin(), a.values.begin() + h.indptr.back());
+  return h;
+}
+
+struct BackendCsr {
+  Buffer<int64_t> indptr;
+  Buffer<int32_t> indices;
+  Buffer<float> values;
+  CsrView view;
+  BackendCsr(Backend& b, const HostCsr& m) : indptr(b, m.indptr), indices(b, m.indices), values(b, m.values) {
+    view = CsrView{m.rows, m.cols, m.nnz(), indptr.data(), indices.data(), values.data()};
+  }
+};
+
+double median_ms(Backend& b, int reps, const std::function<void()>& op) {
+  b.synchronize();
+  op();  // warm-up
+  b.synchronize();
+  std::vector<double> ms;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    op();
+    b.synchronize();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct Peak {
+  std::string card;
+  double tflops = 0;  // FP32, non-tensor
+  double tbps = 0;    // memory bandwidth
+};
+
+Peak device_peak(int device) {
+  cudaDeviceProp p{};
+  Peak peak;
+  if (cudaGetDeviceProperties(&p, device) != cudaSuccess) return peak;
+  peak.card = p.name;
+  if (peak.card.find("H200") != std::string::npos) {
+    peak.tflops = 67.0;
+    peak.tbps = 4.8;
+  } else if (peak.card.find("H100") != std::string::npos) {
+    peak.tflops = 67.0;
+    peak.tbps = 3.35;
+  } else {
+    // Other cards: 128 FP32 lanes per SM (sm_80+ consumer/datacentre varies), DDR bus.
+    int clock_khz = 0, mem_khz = 0, bus_bits = 0;
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device);
+    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, device);
+    cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device);
+    peak.tflops = p.multiProcessorCount * 128.0 * 2.0 * clock_khz * 1e3 / 1e12;
+    peak.tbps = 2.0 * mem_khz * 1e3 * (bus_bits / 8.0) / 1e12;
+  }
+  return peak;
+}
+
+struct Row {
+  Row(std::string o, std::string s) : op(std::move(o)), size(std::move(s)) {}
+  std::string op, size;
+  double cpu_ms = -1;
+  bool cpu_scaled = false;
+  double gpu_ms = 0;
+  double flops = 0;  // per run, 0 when not a FLOP-bound op
+  double bytes = 0;  // per run, 0 when not a bandwidth-bound op
+  std::string rate;  // a custom rate (samples/s) instead
+  std::string goal;
+};
+
+class Table {
+ public:
+  explicit Table(Peak peak) : peak_(std::move(peak)) {}
+  void add(Row r) {
+    print(r);
+    rows_.push_back(std::move(r));
+  }
+  void header() const {
+    std::printf("%-34s %-34s %11s %10s %8s %16s %7s  %s\n", "operation", "size", "cpu ms", "gpu ms", "speedup",
+                "achieved", "peak%", "goal");
+    std::fflush(stdout);
+  }
+
+ private:
+  void print(const Row& r) const {
+    char cpu[32] = "-";
+    char speed[32] = "-";
+    if (r.cpu_ms >= 0) {
+      std::snprintf(cpu, sizeof cpu, "%s%.2f", r.cpu_scaled ? "~" : "", r.cpu_ms);
+      std::snprintf(speed, sizeof speed, "%.1fx", r.cpu_ms / r.gpu_ms);
+    }
+    char rate[48] = "-";
+    char share[16] = "-";
+    if (r.flops > 0) {
+      const double tf = r.flops / (r.gpu_ms * 1e-3) / 1e12;
+      std::snprintf(rate, sizeof rate, "%.2f TFLOP/s", tf);
+      if (peak_.tflops > 0) std::snprintf(share, sizeof share, "%.0f%%", 100.0 * tf / peak_.tflops);
+    } else if (r.bytes > 0) {
+      const double tb = r.bytes / (r.gpu_ms * 1e-3) / 1e12;
+      std::snprintf(rate, sizeof rate, "%.0f GB/s", tb * 1e3);
+      if (peak_.tbps > 0) std::snprintf(share, sizeof share, "%.0f%%", 100.0 * tb / peak_.tbps);
+    } else if (!r.rate.empty()) {
+      std::snprintf(rate, sizeof rate, "%s", r.rate.c_str());
+    }
+    std::printf("%-34s %-34s %11s %10.2f %8s %16s %7s  %s\n", r.op.c_str(), r.size.c_str(), cpu, r.gpu_ms, speed, rate,
+                share, r.goal.c_str());
+    std::fflush(stdout);
+  }
+  Peak peak_;
+  std::vector<Row> rows_;
+};
+
+std::string dims(std::initializer_list<int64_t> v, const char* sep = " x ") {
+  std::string s;
+  for (int64_t x : v) {
+    if (!s.empty()) s += sep;
+    s += std::to_string(x);
+  }
+  return s;
+}
+
+struct Sizes {
+  int64_t users, items, nnz, f;
+  int64_t km_n, km_d, big_n, big_d, big_k;
+  int64_t score_users;
+  int reps;
+};
+
+void run(bool quick) {
+  const Sizes z = quick ? Sizes{14000, 2000, 1000000, 128, 100000, 64, 100000, 128, 256, 10000, 3}
+                        : Sizes{140000, 20000, 10000000, 128, 1000000, 64, 1000000, 128, 1024, 100000, 5};
+  auto gpu = make_backend("cuda:0");
+  auto cpu = make_cpu_backend(0);
+  Peak peak = device_peak(0);
+  std::printf("gpu: %s (peak %.0f TFLOP/s FP32, %.2f TB/s)\ncpu: %s\n%s sizes; cpu~ = timed on a share of the rows "
+              "and scaled to the full size\n\n",
+              gpu->description().c_str(), peak.tflops, peak.tbps, cpu->description().c_str(), quick ? "quick" : "full");
+  Table table(peak);
+  table.header();
+
+  // ---- dense ----
+  {
+    const int64_t m = quick ? 2048 : 8192, n = m, k = 128;
+    auto a = random_floats(m * k, -1, 1, 1), b = random_floats(n * k, -1, 1, 2);
+    Row r{"gemm_nt", dims({m, n, k})};
+    for (Backend* be : {cpu.get(), gpu.get()}) {
+      Buffer<float> da(*be, a), db(*be, b), dc(*be, m * n);
+      const double ms = median_ms(*be, z.reps, [&] {
+        be->gemm_nt(1.0f, da.matrix(m, k), db.matrix(n, k), 0.0f, dc.matrix(m, n));
+      });
+      (be == gpu.get() ? r.gpu_ms : r.cpu_ms) = ms;
+    }
+    r.flops = 2.0 * m * n * k;
+    table.add(r);
+  }
+
+  // ---- iALS: 140k users x 20k items, 10M nnz, f = 128 ----
+  const HostCsr ui = interactions(z.users, z.items, z.nnz, 7);
+  const HostCsr iu = transpose(ui);
+  const int64_t f = z.f;
+  const std::string als_size = dims({ui.rows, ui.cols}) + ", " + std::to_string(ui.nnz()) + " nnz, f " +
+                               std::to_string(f);
+  {
+    auto yu = random_floats(ui.rows * f, -0.1f, 0.1f, 3), yi = random_floats(ui.cols * f, -0.1f, 0.1f, 4);
+    // One iteration = gram + solve for the users, then for the items.
+    auto iteration = [&](Backend& be, BackendCsr& rows_u, BackendCsr& rows_i, Buffer<float>& xu, Buffer<float>& xi,
+                         Buffer<float>& g, SolverKind solver, int64_t nu, int64_t ni) {
+      be.gram(xi.matrix(ni, f), g.data());
+      be.als_solve(rows_u.view, xi.matrix(ni, f), g.data(), 0.1f, AlsMode::implicit, solver, 3, xu.matrix(nu, f));
+      be.gram(xu.matrix(nu, f), g.data());
+      be.als_solve(rows_i.view, xu.matrix(nu, f), g.data(), 0.1f, AlsMode::implicit, solver, 3, xi.matrix(ni, f));
+    };
+    for (SolverKind solver : {SolverKind::conjugate_gradient, SolverKind::cholesky}) {
+      const bool cg = solver == SolverKind::conjugate_gradient;
+      Row r{cg ? "iALS iteration (CG, 3 steps)" : "iALS iteration (Cholesky)", als_size};
+      {
+        BackendCsr du(*gpu, ui), di(*gpu, iu);
+        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
+        r.gpu_ms = median_ms(*gpu, z.reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
+      }
+      {
+        // CPU: the same half-steps on a share of the users and of the items, scaled.
+        const double share = quick ? 0.25 : (cg ? 0.05 : 0.02);
+        const HostCsr su = head(ui, std::max<int64_t>(1, static_cast<int64_t>(ui.rows * share)));
+        const HostCsr si = head(iu, std::max<int64_t>(1, static_cast<int64_t>(iu.rows * share)));
+        BackendCsr du(*cpu, su), di(*cpu, si);
+        Buffer<float> xu(*cpu, yu), xi(*cpu, yi), g(*cpu, f * f);
+        const double ms = median_ms(*cpu, 1, [&] {
+          cpu->gram(xi.matrix(ui.cols, f), g.data());
+          cpu->als_solve(du.view, xi.matrix(ui.cols, f), g.data(), 0.1f, AlsMode::implicit, solver, 3,
+                         xu.matrix(su.rows, f));
+          cpu->gram(xu.matrix(ui.rows, f), g.data());
+          cpu->als_solve(di.view, xu.matrix(ui.rows, f), g.data(), 0.1f, AlsMode::implicit, solver, 3,
+                         xi.matrix(si.rows, f));
+        });
+        r.cpu_ms = ms / share;
+        r.cpu_scaled = true;
+      }
+      const double nnz2 = 2.0 * ui.nnz();  // both half-steps
+      const double rows2 = static_cast<double>(ui.rows + ui.cols);
+      r.flops = cg ? 4.0 * (4.0 * f * nnz2 + 2.0 * f * f * rows2) : nnz2 * f * f + rows2 * f * f * f / 3.0;
+      r.goal = cg ? "< 20 ms per iteration" : "15 iterations < 500 ms: " + std::to_string(15 * r.gpu_ms) + " ms";
+      table.add(r);
+    }
+  }
+
+  // ---- BPR ----
+  {
+    const int64_t samples = quick ? 2000000 : 20000000;
+    auto yu = random_floats(ui.rows * f, -0.1f, 0.1f, 5), yi = random_floats(ui.cols * f, -0.1f, 0.1f, 6);
+    Row r{"bpr_epoch", als_size + ", " + std::to_string(samples) + " samples"};
+    {
+      BackendCsr d(*gpu, ui);
+      Buffer<float> xu(*gpu, yu), xi(*gpu, yi);
+      uint64_t seed = 1;
+      r.gpu_ms = median_ms(*gpu, z.reps, [&] {
+        gpu->bpr_epoch(d.view, xu.matrix(ui.rows, f), xi.matrix(ui.cols, f), 0.01f, 0.001f, samples, seed++);
+      });
+    }
+    {
+      BackendCsr d(*cpu, ui);
+      Buffer<float> xu(*cpu, yu), xi(*cpu, yi);
+      const int64_t cpu_samples = samples / 10;
+      r.cpu_ms = 10.0 * median_ms(*cpu, 1, [&] {
+        cpu->bpr_epoch(d.view, xu.matrix(ui.rows, f), xi.matrix(ui.cols, f), 0.01f, 0.001f, cpu_samples, 3);
+      });
+      r.cpu_scaled = true;
+    }
+    char rate[48];
+    std::snprintf(rate, sizeof rate, "%.2e samples/s", samples / (r.gpu_ms * 1e-3));
+    r.rate = rate;
+    r.goal = ">= 2e8 samples/s";
+    table.add(r);
+  }
+
+  // ---- item-item cosine top-100 over the interactions ----
+  {
+    const int k = 100;
+    Row r{"topk_cosine items, k 100", dims({iu.rows, iu.cols}) + ", " + std::to_string(iu.nnz()) + " nnz"};
+    Row ref{"topk_cosine (cuSPARSE reference)", ""};
+    {
+      BackendCsr a(*gpu, iu), at(*gpu, ui);
+      Buffer<int32_t> oi(*gpu, iu.rows * k);
+      Buffer<float> os(*gpu, iu.rows * k);
+      r.gpu_ms = median_ms(*gpu, z.reps, [&] {
+        gpu->topk_cosine(a.view, at.view, 0, iu.rows, k, true, oi.data(), os.data());
+      });
+      // The reference forms the whole product: time it on a row range that fits.
+      const int64_t ref_rows = std::min<int64_t>(iu.rows, quick ? iu.rows : 2000);
+      ref.size = std::to_string(ref_rows) + " of the rows";
+      ref.gpu_ms = median_ms(*gpu, 1, [&] {
+        cuda_topk_cosine_reference(*gpu, a.view, at.view, 0, ref_rows, k, true, oi.data(), os.data());
+      });
+    }
+    {
+      BackendCsr a(*cpu, iu), at(*cpu, ui);
+      const int64_t rows = std::max<int64_t>(1, iu.rows / (quick ? 4 : 20));
+      Buffer<int32_t> oi(*cpu, rows * k);
+      Buffer<float> os(*cpu, rows * k);
+      r.cpu_ms = static_cast<double>(iu.rows) / rows * median_ms(*cpu, 1, [&] {
+        cpu->topk_cosine(a.view, at.view, 0, rows, k, true, oi.data(), os.data());
+      });
+      r.cpu_scaled = true;
+    }
+    r.goal = "< 500 ms";
+    table.add(r);
+    table.add(ref);
+  }
+
+  // ---- batched k-means ----
+  auto kmeans_rows = [&](const std::string& name, int64_t n, int64_t d, const std::vector<int64_t>& ks,
+                         const std::string& goal) {
+    std::vector<int64_t> offsets{0};
+    for (int64_t k : ks) offsets.push_back(offsets.back() + k);
+    const int problems = static_cast<int>(ks.size());
+    const int64_t total_k = offsets.back();
+    auto x = random_floats(n * d, -1, 1, 8);
+    auto c = random_floats(total_k * d, -1, 1, 9);
+    Row assign{name + ": assign", dims({n, d}) + ", total k " + std::to_string(total_k)};
+    Row iter{name + ": iteration", assign.size};
+    for (Backend* be : {gpu.get(), cpu.get()}) {
+      const bool on_gpu = be == gpu.get();
+      // The CPU on a share of the rows.
+      const int64_t rows = on_gpu ? n : std::max<int64_t>(1, n / (quick ? 2 : 20));
+      Buffer<float> dx(*be, std::vector<float>(x.begin(), x.begin() + rows * d)), dc(*be, c), xn(*be, rows);
+      Buffer<float> best(*be, rows * problems);
+      Buffer<int32_t> labels(*be, rows * problems);
+      Buffer<double> sums(*be, total_k * d), counts(*be, total_k);
+      be->row_sq_norms(dx.matrix(rows, d), xn.data());
+      auto do_assign = [&] {
+        be->kmeans_assign(dx.matrix(rows, d), xn.data(), dc.matrix(total_k, d), offsets.data(), problems,
+                          labels.data(), best.data(), nullptr);
+      };
+      const double scale = static_cast<double>(n) / rows;
+      const double a_ms = median_ms(*be, on_gpu ? z.reps : 1, do_assign) * scale;
+      const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, [&] {
+        do_assign();
+        sums.zero();
+        counts.zero();
+        be->kmeans_accumulate(dx.matrix(rows, d), labels.data(), offsets.data(), problems, sums.data(), counts.data());
+        be->kmeans_finalize(sums.data(), counts.data(), dc.matrix(total_k, d));
+      }) * scale;
+      (on_gpu ? assign.gpu_ms : assign.cpu_ms) = a_ms;
+      (on_gpu ? iter.gpu_ms : iter.cpu_ms) = i_ms;
+      assign.cpu_scaled = iter.cpu_scaled = rows < n || assign.cpu_scaled;
+    }
+    assign.flops = 2.0 * n * total_k * d;
+    iter.goal = goal;
+    table.add(assign);
+    table.add(iter);
+  };
+  {
+    std::vector<int64_t> sweep;
+    for (int64_t k = 2; k <= 64; ++k) sweep.push_back(k);
+    kmeans_rows("k-means sweep k=2..64", z.km_n, z.km_d, sweep, "< 10 ms per iteration");
+    kmeans_rows("k-means k=" + std::to_string(z.big_k), z.big_n, z.big_d, {z.big_k}, "~4 ms per iteration (k=1024)");
+  }
+  {
+    const int64_t n = z.big_n, d = z.big_d;
+    const int k = quick ? 64 : 256;
+    auto x = random_floats(n * d, -1, 1, 10);
+    Row r{"kmeans_plus_plus k=" + std::to_string(k), dims({n, d})};
+    for (Backend* be : {gpu.get(), cpu.get()}) {
+      const bool on_gpu = be == gpu.get();
+      const int64_t rows = on_gpu ? n : std::max<int64_t>(k, n / (quick ? 2 : 20));
+      Buffer<float> dx(*be, std::vector<float>(x.begin(), x.begin() + rows * d)), xn(*be, rows), c(*be, k * d);
+      be->row_sq_norms(dx.matrix(rows, d), xn.data());
+      const double ms = median_ms(*be, 1, [&] {
+        be->kmeans_plus_plus(dx.matrix(rows, d), xn.data(), k, 42, c.matrix(k, d));
+      }) * static_cast<double>(n) / rows;
+      (on_gpu ? r.gpu_ms : r.cpu_ms) = ms;
+      if (!on_gpu) r.cpu_scaled = rows < n;
+    }
+    table.add(r);
+  }
+
+  // ---- scoring ----
+  {
+    const int k = 100;
+    const int64_t users = z.score_users;
+    auto uf = random_floats(users * f, -1, 1, 11), vf = random_floats(ui.cols * f, -1, 1, 12);
+    const HostCsr seen = head(ui, users);
+    Row r{"score_topk k 100", dims({users, ui.cols}) + ", f " + std::to_string(f)};
+    for (Backend* be : {gpu.get(), cpu.get()}) {
+      const bool on_gpu = be == gpu.get();
+      const int64_t rows = on_gpu ? users : std::max<int64_t>(1, users / (quick ? 2 : 20));
+      const HostCsr ex = head(seen, rows);
+      BackendCsr dex(*be, ex);
+      Buffer<float> du(*be, std::vector<float>(uf.begin(), uf.begin() + rows * f)), dv(*be, vf);
+      Buffer<int32_t> oi(*be, rows * k);
+      Buffer<float> os(*be, rows * k);
+      ScoreTerms t;
+      t.user_factors = du.matrix(rows, f);
+      t.item_factors = dv.matrix(ui.cols, f);
+      const double ms = median_ms(*be, on_gpu ? z.reps : 1, [&] {
+        be->score_topk(t, rows, ui.cols, dex.view, k, oi.data(), os.data());
+      }) * static_cast<double>(users) / rows;
+      (on_gpu ? r.gpu_ms : r.cpu_ms) = ms;
+      if (!on_gpu) r.cpu_scaled = rows < users;
+    }
+    r.flops = 2.0 * users * ui.cols * f;
+    table.add(r);
+
+    const int neighbours = 100;
+    std::vector<int32_t> nb(static_cast<std::size_t>(ui.cols * neighbours));
+    std::vector<float> ns(nb.size());
+    Rng rng{13};
+    for (std::size_t e = 0; e < nb.size(); ++e) {
+      nb[e] = static_cast<int32_t>(rng.next() % static_cast<uint64_t>(ui.cols));
+      ns[e] = static_cast<float>(rng.unit());
+    }
+    Row kr{"knn_score_topk k 100", dims({users, ui.cols}) + ", 100 neighbours"};
+    for (Backend* be : {gpu.get(), cpu.get()}) {
+      const bool on_gpu = be == gpu.get();
+      const int64_t rows = on_gpu ? users : std::max<int64_t>(1, users / (quick ? 2 : 20));
+      const HostCsr part = head(seen, rows);
+      BackendCsr dui(*be, part);
+      Buffer<int32_t> dnb(*be, nb), oi(*be, rows * k);
+      Buffer<float> dns(*be, ns), os(*be, rows * k);
+      const double ms = median_ms(*be, on_gpu ? z.reps : 1, [&] {
+        be->knn_score_topk(dui.view, dnb.data(), dns.data(), neighbours, ui.cols, dui.view, k, oi.data(), os.data());
+      }) * static_cast<double>(users) / rows;
+      (on_gpu ? kr.gpu_ms : kr.cpu_ms) = ms;
+      if (!on_gpu) kr.cpu_scaled = rows < users;
+    }
+    table.add(kr);
+  }
+}
+
+}  // namespace
+}  // namespace cohort
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: gpu_ops [--quick]\n");
+      return 2;
+    }
+  }
+  if (cohort::cuda_device_count() == 0) {
+    std::printf("gpu_ops: no GPU visible; nothing to time\n");
+    return 0;
+  }
+  try {
+    cohort::run(quick);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gpu_ops: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,181 @@
+#include "engine/data/items.hpp"
+
+#include <array>
+#include <cctype>
+#include <unordered_map>
+
+#include "engine/data/text.hpp"
+#include "kernels/error.hpp"
+
+namespace cohort {
+namespace {
+
+// The 19 genre flags of MovieLens 100K u.item, in file order.
+constexpr std::array<const char*, 19> kItemGenres = {
+    "unknown", "Action",    "Adventure", "Animation", "Children's", "Comedy",  "Crime",
+    "Documentary", "Drama", "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
+    "Romance", "Sci-Fi",    "Thriller",  "War",       "Western"};
+constexpr size_t kItemFields = 5 + kItemGenres.size();
+
+enum class CatalogFormat { u_item, movies_dat, movies_csv, items_csv };
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::unordered_map<std::string_view, int32_t> index_of(const std::vector<std::string>& ids) {
+  std::unordered_map<std::string_view, int32_t> index;
+  index.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], static_cast<int32_t>(i));
+  return index;
+}
+
+// Opens a small text file and returns its first non-blank line for sniffing; the reader is
+// left at the start.
+std::string_view sniff(text::LineReader& reader, const std::string& path, const char* what) {
+  const std::string& head = reader.head();
+  COHORT_CHECK_STATUS(!head.empty(), Status::bad_input, "'{}' is empty: no {}", path, what);
+  COHORT_CHECK_STATUS(!text::looks_binary(head), Status::bad_input, "'{}' looks binary, not a text {} file", path,
+                      what);
+  std::string_view rest = head;
+  while (!rest.empty()) {
+    size_t end = rest.find('\n');
+    std::string_view line = text::trim(rest.substr(0, end));
+    if (!line.empty()) return line;
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+CatalogFormat detect_catalog(const std::string& path, std::string_view first) {
+  std::string header = lower(first);
+  if (header == "movieid,title,genres") return CatalogFormat::movies_csv;
+  if (header == "item_id,title,tags") return CatalogFormat::items_csv;
+  if (first.find("::") != std::string_view::npos) return CatalogFormat::movies_dat;
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  text::split_fields(first, "|", false, fields, scratch);
+  if (fields.size() == kItemFields) return CatalogFormat::u_item;
+  COHORT_FAIL(Status::bad_input,
+              "'{}' is not a recognised item file: expected u.item (id|title|...|19 genre flags), movies.dat "
+              "(id::title::genres), movies.csv (header movieId,title,genres) or items.csv (header item_id,title,tags); "
+              "first line: '{}'",
+              path, text::excerpt(first));
+}
+
+// Titles are UTF-8 where they already are; anything else is taken as Latin-1 (older MovieLens).
+std::string to_utf8(std::string_view s) { return text::is_valid_utf8(s) ? std::string(s) : text::latin1_to_utf8(s); }
+
+std::vector<std::string> split_tags(std::string_view s) {
+  std::vector<std::string> tags;
+  size_t pos = 0;
+  for (;;) {
+    size_t end = s.find('|', pos);
+    std::string_view tag = text::trim(s.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+    if (!tag.empty() && tag != "(no genres listed)") tags.push_back(to_utf8(tag));
+    if (end == std::string_view::npos) return tags;
+    pos = end + 1;
+  }
+}
+
+}  // namespace
+
+ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::string>& item_ids) {
+  text::LineReader reader(path);
+  const CatalogFormat format = detect_catalog(path, sniff(reader, path, "item"));
+  const auto index = index_of(item_ids);
+  ItemCatalog catalog;
+  catalog.titles.resize(item_ids.size());
+  catalog.tags.resize(item_ids.size());
+
+  bool header_pending = format == CatalogFormat::movies_csv || format == CatalogFormat::items_csv;
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  std::string_view line;
+  while (reader.next(line)) {
+    if (text::trim(line).empty()) continue;
+    if (header_pending) {
+      header_pending = false;
+      continue;
+    }
+    auto bad = [&](const std::string& what) { text::fail_line(path, reader.line_number(), what, line); };
+    std::string_view id;
+    std::string title;
+    std::vector<std::string> tags;
+    switch (format) {
+      case CatalogFormat::u_item: {
+        text::split_fields(line, "|", false, fields, scratch);
+        if (fields.size() != kItemFields) bad(fmt::format("expected {} fields, found {}", kItemFields, fields.size()));
+        id = fields[0];
+        title = text::latin1_to_utf8(fields[1]);
+        for (size_t g = 0; g < kItemGenres.size(); ++g) {
+          std::string_view flag = fields[5 + g];
+          if (flag != "0" && flag != "1") bad(fmt::format("genre flag '{}' is not 0 or 1", text::excerpt(flag)));
+          if (flag == "1") tags.emplace_back(kItemGenres[g]);
+        }
+        break;
+      }
+      case CatalogFormat::movies_dat: {
+        // id::title::genres; a title may itself hold "::", so split at the first and last.
+        size_t first = line.find("::");
+        size_t last = line.rfind("::");
+        if (first == std::string_view::npos || first == last) bad("expected id::title::genres");
+        id = text::trim(line.substr(0, first));
+        title = to_utf8(text::trim(line.substr(first + 2, last - first - 2)));
+        tags = split_tags(line.substr(last + 2));
+        break;
+      }
+      case CatalogFormat::movies_csv:
+      case CatalogFormat::items_csv: {
+        if (!text::split_fields(line, ",", true, fields, scratch)) bad("unterminated quote or text after a closing quote");
+        if (fields.size() != 3) bad(fmt::format("expected 3 fields (id,title,tags), found {}", fields.size()));
+        id = fields[0];
+        title = to_utf8(fields[1]);
+        tags = split_tags(fields[2]);
+        break;
+      }
+    }
+    if (id.empty()) bad("empty item id");
+    auto it = index.find(id);
+    if (it == index.end()) continue;
+    catalog.titles[static_cast<size_t>(it->second)] = std::move(title);
+    catalog.tags[static_cast<size_t>(it->second)] = std::move(tags);
+  }
+  return catalog;
+}
+
+std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::string>& user_ids) {
+  text::LineReader reader(path);
+  sniff(reader, path, "truth");
+  const auto index = index_of(user_ids);
+  std::vector<int32_t> groups(user_ids.size(), -1);
+  bool first = true;
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  std::string_view line;
+  while (reader.next(line)) {
+    if (text::trim(line).empty()) continue;
+    auto bad = [&](const std::string& what) { text::fail_line(path, reader.line_number(), what, line); };
+    if (!text::split_fields(line, ",", true, fields, scratch)) bad("unterminated quote or text after a closing quote");
+    if (fields.size() != 2) bad(fmt::format("expected 2 fields (user_id,group), found {}", fields.size()));
+    int32_t group = 0;
+    const bool numeric = text::parse_int32(fields[1], group);
+    // An optional header: a first line whose group is not a number.
+    const bool header = first && !numeric;
+    first = false;
+    if (header) continue;
+    if (fields[0].empty()) bad("empty user id");
+    if (!numeric || group < 0) bad(fmt::format("group '{}' is not a non-negative integer", text::excerpt(fields[1])));
+    auto it = index.find(fields[0]);
+    if (it == index.end()) continue;
+    int32_t& slot = groups[static_cast<size_t>(it->second)];
+    if (slot >= 0 && slot != group) bad(fmt::format("user '{}' was given group {} earlier", fields[0], slot));
+    slot = group;
+  }
+  return groups;
+}
+
+}  // namespace cohort

@@ -1,0 +1,244 @@
+#include "engine/embed/embed.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kernels/buffer.hpp"
+#include "kernels/error.hpp"
+
+namespace cohort {
+namespace {
+
+// A host Csr copied into the backend's memory once.
+struct BackendCsr {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  Buffer<int64_t> indptr;
+  Buffer<int32_t> indices;
+  Buffer<float> values;
+
+  BackendCsr(Backend& backend, const Csr& m)
+      : rows(m.rows), cols(m.cols), indptr(backend, m.indptr), indices(backend, m.indices), values(backend, m.values) {}
+  CsrView view() const { return {rows, cols, indices.size(), indptr.data(), indices.data(), values.data()}; }
+};
+
+void check_csr(const Csr& m, const char* what) {
+  COHORT_CHECK(m.rows >= 0 && m.cols >= 0, "{}: negative shape {} x {}", what, m.rows, m.cols);
+  COHORT_CHECK(static_cast<int64_t>(m.indptr.size()) == m.rows + 1 && m.indptr.front() == 0 &&
+                   m.indptr.back() == m.nnz() && m.values.size() == m.indices.size(),
+               "{}: inconsistent CSR ({} rows, {} indptr entries, {} indices, {} values)", what, m.rows,
+               m.indptr.size(), m.indices.size(), m.values.size());
+  for (int64_t r = 0; r < m.rows; ++r) {
+    for (int64_t p = m.indptr[r]; p < m.indptr[r + 1]; ++p) {
+      COHORT_CHECK(m.indices[p] >= 0 && m.indices[p] < m.cols, "{}: row {} has column {} outside [0, {})", what, r,
+                   m.indices[p], m.cols);
+      COHORT_CHECK(std::isfinite(m.values[p]), "{}: row {} column {} has value {}", what, r, m.indices[p],
+                   m.values[p]);
+    }
+  }
+}
+
+// Written as !(x >= lo) so that NaN is rejected too.
+void check_config(const EmbedConfig& c) {
+  COHORT_CHECK(c.factors >= 1, "embedding: factors must be >= 1, got {}", c.factors);
+  COHORT_CHECK(c.iterations >= 0, "embedding: iterations must be >= 0, got {}", c.iterations);
+  COHORT_CHECK(c.regularization >= 0.0f && std::isfinite(c.regularization),
+               "embedding: regularization must be finite and >= 0, got {}", c.regularization);
+  COHORT_CHECK(c.alpha >= 0.0f && std::isfinite(c.alpha), "embedding: alpha must be finite and >= 0, got {}", c.alpha);
+  COHORT_CHECK(c.cg_steps >= 1, "embedding: cg_steps must be >= 1, got {}", c.cg_steps);
+  COHORT_CHECK(c.learning_rate > 0.0f && std::isfinite(c.learning_rate),
+               "embedding: learning_rate must be finite and > 0, got {}", c.learning_rate);
+  COHORT_CHECK(c.init_scale > 0.0f && std::isfinite(c.init_scale),
+               "embedding: init_scale must be finite and > 0, got {}", c.init_scale);
+  COHORT_CHECK(c.solver == SolverKind::cholesky || c.solver == SolverKind::conjugate_gradient,
+               "embedding: unknown solver {}", static_cast<int>(c.solver));
+}
+
+// n x f factors ~ N(0, scale^2), drawn with an explicit Box-Muller transform over mt19937_64
+// (std::normal_distribution differs between standard libraries).
+Matrix random_factors(std::mt19937_64& gen, int64_t n, int f, float scale) {
+  Matrix m(n, f);
+  const double two_pi = 6.283185307179586;
+  auto uniform = [&gen] { return static_cast<double>(gen() >> 11) * 0x1.0p-53; };  // [0, 1)
+  for (size_t i = 0; i < m.data.size(); i += 2) {
+    const double u1 = 1.0 - uniform();  // (0, 1], so log(u1) is finite
+    const double u2 = uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    m.data[i] = static_cast<float>(scale * radius * std::cos(two_pi * u2));
+    if (i + 1 < m.data.size()) m.data[i + 1] = static_cast<float>(scale * radius * std::sin(two_pi * u2));
+  }
+  return m;
+}
+
+// splitmix64 finaliser: a well-spread per-epoch seed from the run's seed.
+uint64_t mix_seed(uint64_t seed, uint64_t step) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (step + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double sum_sq_norms(Backend& backend, MatrixView<const float> x) {
+  Buffer<float> norms(backend, x.rows);
+  backend.row_sq_norms(x, norms.data());
+  double total = 0.0;
+  for (float v : norms.to_host()) total += v;
+  return total;
+}
+
+// y^T y into gram, summed over every rank's rows.
+void global_gram(const Context& ctx, MatrixView<const float> y, Buffer<float>& gram) {
+  ctx.backend.gram(y, gram.data());
+  ctx.comm.allreduce_sum(ctx.backend, gram.data(), gram.size());
+}
+
+// iALS (implicit) or explicit MF: alternate exact/CG half-steps for users and items.
+void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, Embeddings& out) {
+  Backend& backend = ctx.backend;
+  const AlsMode mode = config.model == ModelKind::mf ? AlsMode::explicit_ratings : AlsMode::implicit;
+  const Csr weighted = mode == AlsMode::implicit ? als_weights(train, config) : train;
+  const int64_t f = config.factors;
+  const BackendCsr user_rows(backend, weighted);
+  const BackendCsr item_rows(backend, weighted.transpose());
+  Buffer<float> users(backend, out.users.data);
+  Buffer<float> items(backend, out.items.data);
+  Buffer<float> gram(backend, f * f);
+  const MatrixView<float> x = users.matrix(train.rows, f);
+  const MatrixView<float> y = items.matrix(train.cols, f);
+  const bool implicit = mode == AlsMode::implicit;
+  const char* phase = model_kind_name(config.model);
+
+  for (int it = 0; it < config.iterations; ++it) {
+    // The explicit solve needs no Gram matrix: its normal equations hold only observed items.
+    if (implicit) global_gram(ctx, y, gram);
+    backend.als_solve(user_rows.view(), y, implicit ? gram.data() : nullptr, config.regularization, mode,
+                      config.solver, config.cg_steps, x);
+    if (implicit) global_gram(ctx, x, gram);
+    backend.als_solve(item_rows.view(), x, implicit ? gram.data() : nullptr, config.regularization, mode,
+                      config.solver, config.cg_steps, y);
+
+    std::string detail;
+    if (config.compute_loss) {
+      // Full objective: data term + reg (|X|^2 + |Y|^2), the quantity the half-steps minimise.
+      if (implicit) global_gram(ctx, y, gram);
+      const double data = backend.als_loss(user_rows.view(), x, y, implicit ? gram.data() : nullptr, mode);
+      out.final_loss = data + config.regularization * (sum_sq_norms(backend, x) + sum_sq_norms(backend, y));
+      detail = fmt::format("loss {:.6g}", out.final_loss);
+    }
+    ctx.report(phase, it + 1, config.iterations, detail);
+  }
+  out.users.data = users.to_host();
+  out.items.data = items.to_host();
+}
+
+void train_bpr(const Context& ctx, const Csr& train, const EmbedConfig& config, Embeddings& out) {
+  Backend& backend = ctx.backend;
+  const int64_t f = config.factors;
+  const BackendCsr user_rows(backend, train);
+  Buffer<float> users(backend, out.users.data);
+  Buffer<float> items(backend, out.items.data);
+  const MatrixView<float> x = users.matrix(train.rows, f);
+  const MatrixView<float> y = items.matrix(train.cols, f);
+  for (int epoch = 0; epoch < config.iterations; ++epoch) {
+    const BprStats stats = backend.bpr_epoch(user_rows.view(), x, y, config.learning_rate, config.regularization,
+                                             train.nnz(), mix_seed(ctx.seed, static_cast<uint64_t>(epoch)));
+    const double correct = stats.samples > 0 ? static_cast<double>(stats.correct) / stats.samples : 0.0;
+    ctx.report("bpr", epoch + 1, config.iterations, fmt::format("correct {:.4f}", correct));
+  }
+  out.users.data = users.to_host();
+  out.items.data = items.to_host();
+}
+
+}  // namespace
+
+ModelKind parse_model_kind(const std::string& name) {
+  if (name == "als") return ModelKind::als;
+  if (name == "bpr") return ModelKind::bpr;
+  if (name == "mf") return ModelKind::mf;
+  COHORT_FAIL(Status::invalid_argument, "unknown model '{}': expected als, bpr or mf", name);
+}
+
+const char* model_kind_name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::als: return "als";
+    case ModelKind::bpr: return "bpr";
+    case ModelKind::mf: return "mf";
+  }
+  return "unknown";
+}
+
+Csr als_weights(const Csr& raw, const EmbedConfig& config) {
+  COHORT_CHECK(config.alpha >= 0.0f && std::isfinite(config.alpha), "als_weights: alpha must be finite and >= 0, got {}",
+               config.alpha);
+  // Confidences must be >= 1 (the implicit solve's (c - 1) terms are weights), so raw values
+  // must be >= 0.
+  for (int64_t r = 0; r < raw.rows; ++r) {
+    for (int64_t p = raw.indptr[r]; p < raw.indptr[r + 1]; ++p) {
+      COHORT_CHECK(raw.values[p] >= 0.0f, "als_weights: row {} column {} has value {}; implicit data must be >= 0",
+                   r, raw.indices[p], raw.values[p]);
+    }
+  }
+  const double alpha = config.alpha;
+  if (config.log_confidence)
+    return raw.map_values([alpha](float r) { return static_cast<float>(1.0 + alpha * std::log1p(r)); });
+  return raw.map_values([alpha](float r) { return static_cast<float>(1.0 + alpha * r); });
+}
+
+Embeddings train_embeddings(const Context& ctx, const Csr& train, const EmbedConfig& config) {
+  check_config(config);
+  check_csr(train, "train_embeddings: train");
+  COHORT_CHECK(train.rows > 0 && train.cols > 0, "train_embeddings: train is {} x {}; need users and items",
+               train.rows, train.cols);
+  COHORT_CHECK(train.rows <= INT32_MAX && train.cols <= INT32_MAX, "train_embeddings: {} x {} exceeds 32-bit indices",
+               train.rows, train.cols);
+
+  Embeddings out;
+  out.model = config.model;
+  // Users first, then items, from one stream: the same start on every backend.
+  std::mt19937_64 gen(ctx.seed);
+  out.users = random_factors(gen, train.rows, config.factors, config.init_scale);
+  out.items = random_factors(gen, train.cols, config.factors, config.init_scale);
+
+  if (config.model == ModelKind::bpr)
+    train_bpr(ctx, train, config, out);
+  else
+    train_als(ctx, train, config, out);
+  return out;
+}
+
+Matrix fold_in(const Context& ctx, const Csr& user_items, const Embeddings& model, const EmbedConfig& config) {
+  check_config(config);
+  check_csr(user_items, "fold_in: user_items");
+  const int64_t f = model.items.cols;
+  COHORT_CHECK(f >= 1 && model.items.rows == user_items.cols &&
+                   static_cast<int64_t>(model.items.data.size()) == model.items.rows * f,
+               "fold_in: user_items has {} items, the model's item factors are {} x {}", user_items.cols,
+               model.items.rows, f);
+  Matrix out(user_items.rows, static_cast<int>(f));
+  if (user_items.rows == 0) return out;
+
+  Backend& backend = ctx.backend;
+  // MF folds in ratings by ridge regression; iALS and BPR by the implicit solve on the
+  // item factors they trained (BPR's are used as they are, as the basis of a least-squares fit).
+  const AlsMode mode = model.model == ModelKind::mf ? AlsMode::explicit_ratings : AlsMode::implicit;
+  const BackendCsr rows(backend, mode == AlsMode::implicit ? als_weights(user_items, config) : user_items);
+  const Buffer<float> items(backend, model.items.data);
+  Buffer<float> users(backend, out.data);
+  const MatrixView<const float> y = items.matrix(model.items.rows, f);
+  Buffer<float> gram;
+  if (mode == AlsMode::implicit) {
+    // The item factors are whole on every rank, so their Gram matrix needs no allreduce.
+    gram = Buffer<float>(backend, f * f);
+    backend.gram(y, gram.data());
+  }
+  backend.als_solve(rows.view(), y, gram.data(), config.regularization, mode, SolverKind::cholesky, config.cg_steps,
+                    users.matrix(user_items.rows, f));
+  out.data = users.to_host();
+  return out;
+}
+
+}  // namespace cohort

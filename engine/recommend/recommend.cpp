@@ -1,0 +1,301 @@
+#include "engine/recommend/recommend.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/buffer.hpp"
+#include "kernels/error.hpp"
+
+namespace cohort {
+namespace {
+
+// Users scored per backend call: bounds the per-block inputs and the top-k outputs, and what
+// a backend may hold while scoring (a CUDA tile of users x items).
+constexpr int64_t kScoreBlockRows = 2048;
+// Items whose neighbours are found per topk_cosine call.
+constexpr int64_t kKnnBlockRows = 4096;
+
+// Rows [begin, end) of a host Csr, copied into the backend's memory.
+struct BackendCsr {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  Buffer<int64_t> indptr;
+  Buffer<int32_t> indices;
+  Buffer<float> values;
+
+  BackendCsr(Backend& backend, const Csr& m, int64_t begin, int64_t end) : rows(end - begin), cols(m.cols) {
+    const int64_t first = m.indptr[begin];
+    const int64_t last = m.indptr[end];
+    std::vector<int64_t> ptr(m.indptr.begin() + begin, m.indptr.begin() + end + 1);
+    for (auto& p : ptr) p -= first;
+    indptr = Buffer<int64_t>(backend, ptr);
+    indices = Buffer<int32_t>(backend, std::vector<int32_t>(m.indices.begin() + first, m.indices.begin() + last));
+    values = Buffer<float>(backend, std::vector<float>(m.values.begin() + first, m.values.begin() + last));
+  }
+  CsrView view() const { return {rows, cols, indices.size(), indptr.data(), indices.data(), values.data()}; }
+};
+
+void check_csr(const Csr& m, const char* what) {
+  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && static_cast<int64_t>(m.indptr.size()) == m.rows + 1 &&
+                   m.indptr.front() == 0 && m.indptr.back() == m.nnz() && m.values.size() == m.indices.size(),
+               "{}: inconsistent CSR ({} x {}, {} indptr entries, {} indices, {} values)", what, m.rows, m.cols,
+               m.indptr.size(), m.indices.size(), m.values.size());
+  for (int64_t r = 0; r < m.rows; ++r) {
+    COHORT_CHECK(m.indptr[r] <= m.indptr[r + 1], "{}: indptr decreases at row {}", what, r);
+    for (int64_t p = m.indptr[r]; p < m.indptr[r + 1]; ++p)
+      COHORT_CHECK(m.indices[p] >= 0 && m.indices[p] < m.cols, "{}: row {} has column {} outside [0, {})", what, r,
+                   m.indices[p], m.cols);
+  }
+}
+
+void scale_to_max_one(float* v, int64_t n) {
+  const float top = n > 0 ? *std::max_element(v, v + n) : 0.0f;
+  if (top > 0.0f)
+    for (int64_t i = 0; i < n; ++i) v[i] /= top;
+}
+
+template <class T>
+std::vector<T> slice(const std::vector<T>& v, int64_t begin, int64_t end) {
+  return std::vector<T>(v.begin() + begin, v.begin() + end);
+}
+
+void check_queries(RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k) {
+  const int64_t q = queries.seen.rows;
+  COHORT_CHECK(k >= 1, "recommend: k must be >= 1, got {}", k);
+  check_csr(queries.seen, "recommend: queries.seen");
+  COHORT_CHECK(queries.seen.cols == model.items, "recommend: queries.seen has {} items, the model {}",
+               queries.seen.cols, model.items);
+  const bool uses_popularity =
+      kind == RecommenderKind::popularity || kind == RecommenderKind::group || kind == RecommenderKind::blend;
+  COHORT_CHECK(!uses_popularity || static_cast<int64_t>(model.popularity.size()) == model.items,
+               "recommend: the model's popularity has {} entries for {} items", model.popularity.size(), model.items);
+  if (kind == RecommenderKind::embedding || kind == RecommenderKind::blend) {
+    const Matrix& y = model.item_factors;
+    COHORT_CHECK(y.rows == model.items && y.cols >= 1, "recommend {}: the model's item factors are {} x {} for {} items",
+                 recommender_kind_name(kind), y.rows, y.cols, model.items);
+    COHORT_CHECK(queries.factors.rows == q && queries.factors.cols == y.cols,
+                 "recommend {}: {} query users with factors {} x {}; item factors have {} columns",
+                 recommender_kind_name(kind), q, queries.factors.rows, queries.factors.cols, y.cols);
+    COHORT_CHECK(static_cast<int64_t>(queries.factors.data.size()) == q * y.cols &&
+                     static_cast<int64_t>(y.data.size()) == y.rows * y.cols,
+                 "recommend {}: factor matrices hold fewer values than their shapes say", recommender_kind_name(kind));
+  }
+  if (kind == RecommenderKind::blend)
+    COHORT_CHECK(model.blend_pivot > 0.0 && std::isfinite(model.blend_pivot),
+                 "recommend blend: blend_pivot must be finite and > 0, got {}", model.blend_pivot);
+  if (kind == RecommenderKind::group || kind == RecommenderKind::blend) {
+    const Matrix& g = model.group_scores;
+    COHORT_CHECK(g.rows == 0 || g.cols == model.items, "recommend: group scores are {} x {} for {} items", g.rows,
+                 g.cols, model.items);
+    COHORT_CHECK(static_cast<int64_t>(queries.group.size()) == q, "recommend {}: {} query users, {} groups given",
+                 recommender_kind_name(kind), q, queries.group.size());
+    for (size_t u = 0; u < queries.group.size(); ++u)
+      COHORT_CHECK(queries.group[u] >= -1 && queries.group[u] < g.rows,
+                   "recommend: query user {} has group {}; the model has {} groups", u, queries.group[u], g.rows);
+  }
+  if (kind == RecommenderKind::item_knn) {
+    const size_t cells = static_cast<size_t>(model.items) * static_cast<size_t>(std::max(model.knn_neighbours, 0));
+    COHORT_CHECK(model.knn_neighbours >= 1 && model.knn_index.size() == cells && model.knn_score.size() == cells,
+                 "recommend item_knn: the model has no item neighbours (fit_item_knn first): {} neighbours, "
+                 "{} indices, {} scores for {} items",
+                 model.knn_neighbours, model.knn_index.size(), model.knn_score.size(), model.items);
+  }
+}
+
+// group_scores with the popularity row appended as row G, the fallback of users without a group.
+std::vector<float> groups_with_popularity(const RecommendModel& model) {
+  std::vector<float> out(model.group_scores.data);
+  out.insert(out.end(), model.popularity.begin(), model.popularity.end());
+  return out;
+}
+
+}  // namespace
+
+RecommenderKind parse_recommender_kind(const std::string& name) {
+  if (name == "popularity") return RecommenderKind::popularity;
+  if (name == "embedding" || name == "als" || name == "bpr" || name == "mf") return RecommenderKind::embedding;
+  if (name == "group") return RecommenderKind::group;
+  if (name == "blend") return RecommenderKind::blend;
+  if (name == "item_knn") return RecommenderKind::item_knn;
+  COHORT_FAIL(Status::invalid_argument,
+              "unknown recommender '{}': expected popularity, embedding (als, bpr, mf), group, blend or item_knn", name);
+}
+
+const char* recommender_kind_name(RecommenderKind kind) {
+  switch (kind) {
+    case RecommenderKind::popularity: return "popularity";
+    case RecommenderKind::embedding: return "embedding";
+    case RecommenderKind::group: return "group";
+    case RecommenderKind::blend: return "blend";
+    case RecommenderKind::item_knn: return "item_knn";
+  }
+  return "unknown";
+}
+
+RecommendModel build_recommend_model(const Csr& train, const std::vector<int32_t>& user_group, int groups) {
+  check_csr(train, "build_recommend_model: train");
+  COHORT_CHECK(groups >= 0, "build_recommend_model: groups must be >= 0, got {}", groups);
+  COHORT_CHECK(static_cast<int64_t>(user_group.size()) == train.rows,
+               "build_recommend_model: {} user groups for {} users", user_group.size(), train.rows);
+  RecommendModel model;
+  model.items = train.cols;
+  model.popularity.assign(static_cast<size_t>(train.cols), 0.0f);
+  model.group_scores = Matrix(groups, train.cols);
+  std::vector<int64_t> group_size(static_cast<size_t>(groups), 0);
+  for (int64_t u = 0; u < train.rows; ++u) {
+    const int32_t g = user_group[static_cast<size_t>(u)];
+    COHORT_CHECK(g >= -1 && g < groups, "build_recommend_model: user {} has group {}; expected -1 or [0, {})", u, g,
+                 groups);
+    if (g >= 0) ++group_size[static_cast<size_t>(g)];
+    for (int64_t p = train.indptr[u]; p < train.indptr[u + 1]; ++p) {
+      model.popularity[static_cast<size_t>(train.indices[p])] += 1.0f;
+      if (g >= 0) model.group_scores.row(g)[train.indices[p]] += 1.0f;
+    }
+  }
+  scale_to_max_one(model.popularity.data(), train.cols);
+  // Share of the group's users who have the item; the division by the group's size cancels
+  // in the scaling to max 1 but keeps the intermediate meaning plain.
+  for (int g = 0; g < groups; ++g) {
+    float* row = model.group_scores.row(g);
+    if (group_size[static_cast<size_t>(g)] > 0)
+      for (int64_t i = 0; i < train.cols; ++i) row[i] /= static_cast<float>(group_size[static_cast<size_t>(g)]);
+    scale_to_max_one(row, train.cols);
+  }
+  return model;
+}
+
+void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, RecommendModel& model) {
+  check_csr(train, "fit_item_knn: train");
+  COHORT_CHECK(neighbours >= 1, "fit_item_knn: neighbours must be >= 1, got {}", neighbours);
+  COHORT_CHECK(model.items == train.cols, "fit_item_knn: train has {} items, the model {}", train.cols, model.items);
+  Backend& backend = ctx.backend;
+  const int64_t items = train.cols;
+  const Csr item_users = train.transpose();
+  const BackendCsr a(backend, item_users, 0, item_users.rows);  // items x users
+  const BackendCsr a_t(backend, train, 0, train.rows);         // users x items
+  model.knn_neighbours = neighbours;
+  model.knn_index.assign(static_cast<size_t>(items * neighbours), -1);
+  model.knn_score.assign(static_cast<size_t>(items * neighbours), 0.0f);
+  for (int64_t begin = 0; begin < items; begin += kKnnBlockRows) {
+    const int64_t end = std::min(items, begin + kKnnBlockRows);
+    Buffer<int32_t> index(backend, (end - begin) * neighbours);
+    Buffer<float> score(backend, (end - begin) * neighbours);
+    backend.topk_cosine(a.view(), a_t.view(), begin, end, neighbours, true, index.data(), score.data());
+    const auto host_index = index.to_host();
+    const auto host_score = score.to_host();
+    std::copy(host_index.begin(), host_index.end(), model.knn_index.begin() + begin * neighbours);
+    std::copy(host_score.begin(), host_score.end(), model.knn_score.begin() + begin * neighbours);
+  }
+}
+
+TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k) {
+  check_queries(kind, model, queries, k);
+  Backend& backend = ctx.backend;
+  const int64_t q = queries.seen.rows;
+  const int64_t items = model.items;
+  TopK out;
+  out.rows = q;
+  out.k = k;
+  out.items.assign(static_cast<size_t>(q * k), -1);
+  out.scores.assign(static_cast<size_t>(q * k), 0.0f);
+  if (q == 0 || items == 0) return out;
+
+  const bool dot = kind == RecommenderKind::embedding || kind == RecommenderKind::blend;
+  const bool grouped = kind == RecommenderKind::group || kind == RecommenderKind::blend;
+  const int64_t groups = model.group_scores.rows;
+  const int64_t f = dot ? model.item_factors.cols : 0;
+
+  // Item-side data: uploaded once per call.
+  Buffer<float> item_factors;
+  if (dot) item_factors = Buffer<float>(backend, model.item_factors.data);
+  Buffer<float> group_table;
+  int64_t group_rows = 0;
+  if (kind == RecommenderKind::popularity) {
+    group_table = Buffer<float>(backend, model.popularity);
+    group_rows = 1;
+  } else if (grouped) {
+    group_table = Buffer<float>(backend, groups_with_popularity(model));
+    group_rows = groups + 1;
+  }
+  Buffer<int32_t> knn_index;
+  Buffer<float> knn_score;
+  if (kind == RecommenderKind::item_knn) {
+    knn_index = Buffer<int32_t>(backend, model.knn_index);
+    knn_score = Buffer<float>(backend, model.knn_score);
+  }
+
+  // Blend: the group term lies in [0, 1]; the dot term x_u.y_i is unbounded (BPR above all).
+  // By Cauchy-Schwarz |x_u.y_i| <= |x_u| max_i |y_i|, so scaling user u's dot term by
+  // 1 / (|x_u| max_i |y_i|) puts it in [-1, 1] without scoring twice. The weights are then
+  //   group: w_u = pivot / (pivot + n_u),  dot: (1 - w_u) / (|x_u| max_i |y_i|).
+  double max_item_norm = 0.0;
+  if (kind == RecommenderKind::blend) {
+    for (int64_t i = 0; i < items; ++i) {
+      const float* yi = model.item_factors.row(i);
+      double s = 0.0;
+      for (int64_t c = 0; c < f; ++c) s += static_cast<double>(yi[c]) * yi[c];
+      max_item_norm = std::max(max_item_norm, std::sqrt(s));
+    }
+  }
+
+  for (int64_t begin = 0; begin < q; begin += kScoreBlockRows) {
+    const int64_t end = std::min(q, begin + kScoreBlockRows);
+    const int64_t rows = end - begin;
+    const BackendCsr seen(backend, queries.seen, begin, end);
+    Buffer<int32_t> index(backend, rows * k);
+    Buffer<float> score(backend, rows * k);
+
+    if (kind == RecommenderKind::item_knn) {
+      backend.knn_score_topk(seen.view(), knn_index.data(), knn_score.data(), model.knn_neighbours, items, seen.view(),
+                             k, index.data(), score.data());
+    } else {
+      ScoreTerms terms;
+      Buffer<float> user_factors, dot_weight, group_weight;
+      Buffer<int32_t> user_group;
+      if (dot) {
+        user_factors = Buffer<float>(backend, slice(queries.factors.data, begin * f, end * f));
+        terms.user_factors = user_factors.matrix(rows, f);
+        terms.item_factors = item_factors.matrix(items, f);
+      }
+      if (kind == RecommenderKind::popularity) {
+        user_group = Buffer<int32_t>(backend, std::vector<int32_t>(static_cast<size_t>(rows), 0));
+      } else if (grouped) {
+        std::vector<int32_t> g = slice(queries.group, begin, end);
+        for (auto& v : g)
+          if (v < 0) v = static_cast<int32_t>(groups);
+        user_group = Buffer<int32_t>(backend, g);
+      }
+      if (kind == RecommenderKind::popularity || grouped) {
+        terms.group_scores = group_table.matrix(group_rows, items);
+        terms.user_group = user_group.data();
+      }
+      if (kind == RecommenderKind::blend) {
+        std::vector<float> wd(static_cast<size_t>(rows)), wg(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) {
+          const double n_u = static_cast<double>(queries.seen.row_length(begin + r));
+          const double w = model.blend_pivot / (model.blend_pivot + n_u);
+          const float* xu = queries.factors.row(begin + r);
+          double s = 0.0;
+          for (int64_t c = 0; c < f; ++c) s += static_cast<double>(xu[c]) * xu[c];
+          const double bound = std::sqrt(s) * max_item_norm;
+          wg[static_cast<size_t>(r)] = static_cast<float>(w);
+          wd[static_cast<size_t>(r)] = bound > 0.0 ? static_cast<float>((1.0 - w) / bound) : 0.0f;
+        }
+        dot_weight = Buffer<float>(backend, wd);
+        group_weight = Buffer<float>(backend, wg);
+        terms.dot_weight = dot_weight.data();
+        terms.group_weight = group_weight.data();
+      }
+      backend.score_topk(terms, rows, items, seen.view(), k, index.data(), score.data());
+    }
+
+    const auto host_index = index.to_host();
+    const auto host_score = score.to_host();
+    std::copy(host_index.begin(), host_index.end(), out.items.begin() + begin * k);
+    std::copy(host_score.begin(), host_score.end(), out.scores.begin() + begin * k);
+  }
+  return out;
+}
+
+}  // namespace cohort

@@ -1,0 +1,132 @@
+// CPU BPR (Rendle et al. 2009): one epoch of Hogwild SGD. Every OpenMP thread draws its share of
+// the samples from its own splitmix64 stream keyed by (seed, thread) and updates the shared
+// factors without locks; collisions are rare because a sample touches three rows of thousands.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/cpu_ops.hpp"
+#include "kernels/cpu/csr_checks.hpp"
+#include "kernels/error.hpp"
+
+namespace cohort::cpu {
+namespace {
+
+constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ull;
+
+// The splitmix64 finaliser (Steele, Lea, Flood 2014).
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+class SplitMix64 {
+ public:
+  SplitMix64(uint64_t seed, uint64_t stream) : state_(mix64(seed ^ mix64((stream + 1) * kGoldenGamma))) {}
+  uint64_t next() { return mix64(state_ += kGoldenGamma); }
+  // Uniform in [0, n) by the multiply-shift map (bias below n / 2^64).
+  int64_t below(int64_t n) {
+    return static_cast<int64_t>((static_cast<unsigned __int128>(next()) * static_cast<uint64_t>(n)) >> 64);
+  }
+
+ private:
+  uint64_t state_;
+};
+
+// Number of elements <= key in the sorted a[0, n), i.e. the upper-bound position. Branch-free
+// halving (the comparison becomes a conditional move): the keys are random, so a branching
+// search would mispredict about every other step.
+template <class T>
+int64_t count_not_greater(const T* a, int64_t n, T key) {
+  if (n == 0) return 0;
+  const T* base = a;
+  while (n > 1) {
+    const int64_t half = n / 2;
+    base = base[half] <= key ? base + half : base;
+    n -= half;
+  }
+  return (base - a) + (*base <= key ? 1 : 0);
+}
+
+}  // namespace
+
+BprStats bpr_epoch(CsrView user_items, MatrixView<float> users, MatrixView<float> items, float learning_rate,
+                   float reg, int64_t samples, uint64_t seed) {
+  check_csr(user_items, "bpr_epoch");
+  const int64_t f = users.cols;
+  COHORT_CHECK(users.rows == user_items.rows && users.ld >= f, "bpr_epoch: users is {} x {} (ld {}) for {} users",
+               users.rows, users.cols, users.ld, user_items.rows);
+  COHORT_CHECK(items.rows == user_items.cols && items.cols == f && items.ld >= f,
+               "bpr_epoch: items is {} x {} (ld {}), expected {} x {}", items.rows, items.cols, items.ld,
+               user_items.cols, f);
+  COHORT_CHECK(std::isfinite(learning_rate) && learning_rate >= 0.0f,
+               "bpr_epoch: learning_rate must be finite and >= 0, got {}", learning_rate);
+  COHORT_CHECK(std::isfinite(reg) && reg >= 0.0f, "bpr_epoch: reg must be finite and >= 0, got {}", reg);
+  COHORT_CHECK(samples >= 0, "bpr_epoch: samples must be >= 0, got {}", samples);
+  // With no stored pair there is nothing to draw from; users without positives are never
+  // drawn because a sample starts from a stored pair.
+  if (user_items.nnz == 0 || samples == 0) return {};
+  COHORT_CHECK(f == 0 || (users.data != nullptr && items.data != nullptr), "bpr_epoch: factors are null");
+
+  const int64_t* indptr = user_items.indptr;
+  const int32_t* indices = user_items.indices;
+  const int64_t nnz = user_items.nnz;
+  const int64_t num_items = user_items.cols;
+  const int threads = std::max(1, omp_get_max_threads());
+  std::vector<BprStats> per_thread(static_cast<std::size_t>(threads));
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    const int team = omp_get_num_threads();
+    const int64_t share = samples / team + (t < samples % team ? 1 : 0);
+    SplitMix64 rng(seed, static_cast<uint64_t>(t));
+    BprStats stats;
+    stats.samples = share;
+    for (int64_t s = 0; s < share; ++s) {
+      // A uniform stored pair (u, i): u is the row whose range [indptr[u], indptr[u+1]) holds k.
+      const int64_t k = rng.below(nnz);
+      const int64_t u = count_not_greater(indptr + 1, user_items.rows, k);
+      const int32_t i = indices[k];
+      const int32_t j = static_cast<int32_t>(rng.below(num_items));
+      const int32_t* row = indices + indptr[u];
+      const int64_t below = count_not_greater(row, indptr[u + 1] - indptr[u], j);
+      if (below > 0 && row[below - 1] == j) {
+        ++stats.skipped;
+        continue;
+      }
+      float* xu = users.row(u);
+      float* yi = items.row(i);
+      float* yj = items.row(j);
+      float x_uij = 0.0f;
+#pragma omp simd reduction(+ : x_uij)
+      for (int64_t q = 0; q < f; ++q) x_uij += xu[q] * (yi[q] - yj[q]);
+      if (x_uij > 0.0f) ++stats.correct;
+      // d/dx ln sigmoid(x) = 1 - sigmoid(x) = 1 / (1 + e^x).
+      const float z = 1.0f / (1.0f + std::exp(x_uij));
+      for (int64_t q = 0; q < f; ++q) {
+        const float a = xu[q];
+        const float bi = yi[q];
+        const float bj = yj[q];
+        xu[q] = a + learning_rate * (z * (bi - bj) - reg * a);
+        yi[q] = bi + learning_rate * (z * a - reg * bi);
+        yj[q] = bj + learning_rate * (-z * a - reg * bj);
+      }
+    }
+    per_thread[static_cast<std::size_t>(t)] = stats;
+  }
+
+  BprStats total;
+  for (const BprStats& s : per_thread) {
+    total.samples += s.samples;
+    total.correct += s.correct;
+    total.skipped += s.skipped;
+  }
+  return total;
+}
+
+}  // namespace cohort::cpu

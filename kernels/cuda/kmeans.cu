@@ -1,0 +1,562 @@
+// Batched k-means on the GPU.
+//   assign:     dots = -2 C x^T by cuBLAS per row block (centroid-major, so the fused argmin
+//               kernel reads it coalesced), then dist = |x|^2 + dots + |c|^2 per problem.
+//   accumulate: deterministic without float atomics: the (problem, row) pairs are radix-sorted
+//               by global centroid (stable), each centroid's run is cut into fixed pieces summed
+//               in row order in double, and the pieces are added in order.
+//   k-means++:  greedy D^2 sampling; every sum is a fixed-order reduction over fixed chunks.
+#include <algorithm>
+#include <cmath>
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/cuda/cuda_ops.cuh"
+#include "kernels/cuda/device_util.cuh"
+
+namespace cohort::cuda {
+namespace {
+
+constexpr int64_t kAssignScratchFloats = int64_t{64} << 20;
+constexpr int64_t kPieceRows = 1024;     // rows per accumulation piece
+constexpr int kChunkRows = 1024;         // rows per k-means++ chunk (fixed-order partial sums)
+constexpr int kChunkThreads = 256;
+constexpr int kMaxTrials = 32;
+constexpr int kBadLabel = 1;
+
+void check_dense(const char* op, const char* what, MatrixView<const float> m) {
+  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what, m.rows,
+               m.cols, m.ld);
+  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} ({} x {}) has no data", op, what, m.rows,
+               m.cols);
+}
+
+void check_offsets(const char* op, const int64_t* k_offsets, int num_problems, int64_t total_k) {
+  COHORT_CHECK(num_problems >= 1, "{}: num_problems must be >= 1, got {}", op, num_problems);
+  COHORT_CHECK(k_offsets != nullptr, "{}: k_offsets is null", op);
+  COHORT_CHECK(k_offsets[0] == 0, "{}: k_offsets[0] is {}, expected 0", op, k_offsets[0]);
+  for (int b = 0; b < num_problems; ++b) {
+    COHORT_CHECK(k_offsets[b + 1] > k_offsets[b], "{}: problem {} has k = {} (k_offsets {} -> {})", op, b,
+                 k_offsets[b + 1] - k_offsets[b], k_offsets[b], k_offsets[b + 1]);
+  }
+  COHORT_CHECK(k_offsets[num_problems] == total_k, "{}: k_offsets ends at {} but there are {} centroids", op,
+               k_offsets[num_problems], total_k);
+  COHORT_CHECK(total_k < INT32_MAX, "{}: {} centroids exceed the int32 range", op, total_k);
+}
+
+template <class T>
+DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
+  DeviceScratch<T> d(ctx, count);
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(d.data(), host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice,
+                                    ctx.stream()));
+  return d;
+}
+
+template <class Call>
+void run_cub(DeviceContext& ctx, Call call) {
+  size_t bytes = 0;
+  COHORT_CUDA_CHECK(call(nullptr, bytes));
+  DeviceScratch<unsigned char> temp(ctx, static_cast<int64_t>(bytes));
+  COHORT_CUDA_CHECK(call(temp.data(), bytes));
+}
+
+// Thread i of problem b: nearest and second-nearest centroid over dots (total_k x rows).
+__global__ void assign_kernel(const float* dots, int64_t rows, const float* x_sq, const float* c_sq,
+                              const int64_t* k_offsets, int num_problems, int64_t n, int64_t row0, int32_t* labels,
+                              float* best_dist, float* second_dist) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= rows) return;
+  const float xs = x_sq[row0 + i];
+  for (int b = blockIdx.y; b < num_problems; b += gridDim.y) {
+    const int64_t lo = k_offsets[b];
+    const int64_t hi = k_offsets[b + 1];
+    float best = INFINITY;
+    float second = INFINITY;
+    int32_t label = 0;
+    // Strict < keeps the lowest index on ties; an equal distance still becomes second.
+    for (int64_t c = lo; c < hi; ++c) {
+      const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
+      if (dist < best) {
+        second = best;
+        best = dist;
+        label = static_cast<int32_t>(c - lo);
+      } else if (dist < second) {
+        second = dist;
+      }
+    }
+    if (hi - lo == 1) second = best;
+    const int64_t out = b * n + row0 + i;
+    labels[out] = label;
+    best_dist[out] = best;
+    if (second_dist != nullptr) second_dist[out] = second;
+  }
+}
+
+// key = global centroid of (problem b, row i), total_k for a label out of range.
+__global__ void make_keys_kernel(const int32_t* labels, const int64_t* k_offsets, int num_problems, int64_t n,
+                                 int32_t total_k, int32_t* keys, int32_t* rows, int* flag) {
+  const int64_t count = n * num_problems;
+  for (int64_t p = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; p < count; p += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t b = p / n;
+    const int32_t label = labels[p];
+    const int64_t k = k_offsets[b + 1] - k_offsets[b];
+    if (label < 0 || label >= k) {
+      atomicOr(flag, kBadLabel);
+      keys[p] = total_k;
+    } else {
+      keys[p] = static_cast<int32_t>(k_offsets[b] + label);
+    }
+    rows[p] = static_cast<int32_t>(p - b * n);
+  }
+}
+
+// start[c] = first position of a key >= c in the sorted keys, for c in [0, total_k]; pieces[c]
+// = the number of kPieceRows pieces of centroid c's run (c < total_k).
+__global__ void run_starts_kernel(const int32_t* keys, int64_t count, int32_t total_k, int64_t* start) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c <= total_k; c += int64_t{gridDim.x} * blockDim.x) {
+    int64_t lo = 0;
+    int64_t hi = count;
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (keys[mid] < c) lo = mid + 1; else hi = mid;
+    }
+    start[c] = lo;
+  }
+}
+
+__global__ void piece_counts_kernel(const int64_t* start, int32_t total_k, int64_t* pieces) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < total_k; c += int64_t{gridDim.x} * blockDim.x) {
+    pieces[c] = (start[c + 1] - start[c] + kPieceRows - 1) / kPieceRows;
+  }
+}
+
+// One block per piece: the sum, in row order and in double, of at most kPieceRows rows of one
+// centroid's run. piece_offset (total_k + 1) is the exclusive scan of the piece counts.
+__global__ void piece_sums_kernel(const float* x, int64_t ld, int64_t d, const int32_t* sorted_rows,
+                                  const int64_t* start, const int64_t* piece_offset, int32_t total_k,
+                                  int64_t max_pieces, double* piece_sums) {
+  const int64_t pieces = piece_offset[total_k];
+  for (int64_t pid = blockIdx.x; pid < pieces && pid < max_pieces; pid += gridDim.x) {
+    // c: the last centroid with piece_offset[c] <= pid.
+    int64_t lo = 0;
+    int64_t hi = total_k;
+    while (hi - lo > 1) {
+      const int64_t mid = (lo + hi) / 2;
+      if (piece_offset[mid] <= pid) lo = mid; else hi = mid;
+    }
+    const int64_t c = lo;
+    const int64_t first = start[c] + (pid - piece_offset[c]) * kPieceRows;
+    const int64_t last = min(first + kPieceRows, start[c + 1]);
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+      double s = 0.0;
+      for (int64_t p = first; p < last; ++p) s += x[sorted_rows[p] * ld + j];
+      piece_sums[pid * d + j] = s;
+    }
+  }
+}
+
+__global__ void add_pieces_kernel(const double* piece_sums, const int64_t* start, const int64_t* piece_offset,
+                                  int32_t total_k, int64_t d, double* sums, double* counts) {
+  for (int64_t c = blockIdx.x; c < total_k; c += gridDim.x) {
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+      double s = 0.0;
+      for (int64_t pid = piece_offset[c]; pid < piece_offset[c + 1]; ++pid) s += piece_sums[pid * d + j];
+      sums[c * d + j] += s;
+    }
+    if (threadIdx.x == 0) counts[c] += static_cast<double>(start[c + 1] - start[c]);
+  }
+}
+
+__global__ void finalize_kernel(const double* sums, const double* counts, float* centroids, int64_t k, int64_t d,
+                                int64_t ld) {
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < k * d; e += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = e / d;
+    if (counts[c] > 0.0) centroids[c * ld + e % d] = static_cast<float>(sums[e] / counts[c]);
+  }
+}
+
+__global__ void sum_per_problem_kernel(const float* values, int64_t n, double* out) {
+  __shared__ double part[512];
+  const float* v = values + blockIdx.x * n;
+  double local = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) local += v[i];
+  const double total = block_sum_double(local, part);
+  if (threadIdx.x == 0) out[blockIdx.x] = total;
+}
+
+// ---- k-means++ ----
+
+struct Trials {
+  int count;
+  double target[kMaxTrials];   // D^2 draw: the first row whose running sum exceeds it; < 0: fixed
+  int64_t fixed[kMaxTrials];   // the row drawn uniformly when target < 0
+};
+
+// Block-wide inclusive scan (Hillis-Steele, fixed order) of kChunkThreads doubles in `buf`.
+__device__ void block_inclusive_scan(double* buf) {
+  for (int o = 1; o < kChunkThreads; o <<= 1) {
+    const double add = threadIdx.x >= static_cast<unsigned>(o) ? buf[threadIdx.x - o] : 0.0;
+    __syncthreads();
+    buf[threadIdx.x] += add;
+    __syncthreads();
+  }
+}
+
+// The first position p in [0, count) where base + running sum of w[0..p] > target, or -1;
+// *carry gets the running sum just before p (base + the sum of all values when none).
+template <class W>
+__device__ int64_t find_crossing(int64_t count, double base, double target, W w, double* buf, int64_t* found,
+                                 double* carry) {
+  if (threadIdx.x == 0) *found = -1;
+  __syncthreads();
+  for (int64_t t0 = 0; t0 < count; t0 += kChunkThreads) {
+    const int64_t p = t0 + threadIdx.x;
+    buf[threadIdx.x] = p < count ? w(p) : 0.0;
+    __syncthreads();
+    block_inclusive_scan(buf);
+    const bool crossed = p < count && base + buf[threadIdx.x] > target;
+    const bool first = crossed && (threadIdx.x == 0 || !(base + buf[threadIdx.x - 1] > target));
+    if (first) {
+      *found = p;
+      *carry = base + (threadIdx.x > 0 ? buf[threadIdx.x - 1] : 0.0);
+    }
+    const double tile = buf[kChunkThreads - 1];
+    __syncthreads();
+    if (*found >= 0) return *found;
+    base += tile;
+  }
+  if (threadIdx.x == 0) *carry = base;
+  __syncthreads();
+  return -1;
+}
+
+// One block per trial: the D^2 draw (cumulative[i-1] <= target < cumulative[i]) through the
+// chunk sums, then within the chunk. Rounding past the end falls back to the last row of
+// positive weight, as the CPU does.
+__global__ void sample_kernel(Trials trials, const float* closest, const double* chunk_sums, int64_t n,
+                              int64_t* cand) {
+  __shared__ double buf[kChunkThreads];
+  __shared__ int64_t found;
+  __shared__ double carry;
+  const int t = blockIdx.x;
+  if (t >= trials.count) return;
+  if (trials.target[t] < 0.0) {
+    if (threadIdx.x == 0) cand[t] = trials.fixed[t];
+    return;
+  }
+  const double target = trials.target[t];
+  const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
+  int64_t row = -1;
+  const int64_t chunk = find_crossing(chunks, 0.0, target, [&](int64_t c) { return chunk_sums[c]; }, buf, &found, &carry);
+  if (chunk >= 0) {
+    const double before = carry;
+    __syncthreads();
+    const int64_t lo = chunk * kChunkRows;
+    const int64_t len = min(static_cast<int64_t>(kChunkRows), n - lo);
+    const int64_t within = find_crossing(
+        len, before, target, [&](int64_t p) { return static_cast<double>(closest[lo + p]); }, buf, &found, &carry);
+    // Rounding between the two levels: the chunk's last row of positive weight.
+    row = within >= 0 ? lo + within : lo + len - 1;
+    if (within < 0 && threadIdx.x == 0) {
+      while (row > lo && !(closest[row] > 0.0f)) --row;
+    }
+  }
+  if (threadIdx.x == 0) {
+    if (row < 0) {
+      row = n - 1;
+      while (row > 0 && !(closest[row] > 0.0f)) --row;
+    }
+    cand[t] = row;
+  }
+}
+
+// dist[l * n + i] = max(0, |x_i|^2 + |x_c|^2 - 2 x_i . x_c) for the trial rows c = cand[l]; a
+// warp per row.
+__global__ void trial_distances_kernel(const float* x, int64_t ld, int64_t n, int64_t d, const float* x_sq,
+                                       const int64_t* cand, int trials, float* dist) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
+  for (int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; i < n; i += warps) {
+    const float* xi = x + i * ld;
+    for (int l = 0; l < trials; ++l) {
+      const int64_t c = cand[l];
+      const float* xc = x + c * ld;
+      float dot = 0.0f;
+      for (int64_t j = lane; j < d; j += 32) dot += xi[j] * xc[j];
+      dot = warp_sum(dot);
+      if (lane == 0) dist[l * n + i] = c == i ? 0.0f : fmaxf(0.0f, x_sq[i] + x_sq[c] - 2.0f * dot);
+    }
+  }
+}
+
+// Per chunk and trial: sum of min(closest, dist) over the chunk's rows, fixed order.
+__global__ void trial_potentials_kernel(const float* closest, const float* dist, int64_t n, int trials,
+                                        double* chunk_pot) {
+  __shared__ double part[kChunkThreads];
+  const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
+  for (int64_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
+    const int64_t lo = ch * kChunkRows;
+    const int64_t hi = min(lo + kChunkRows, n);
+    for (int l = 0; l < trials; ++l) {
+      double local = 0.0;
+      for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) local += fminf(closest[i], dist[l * n + i]);
+      const double total = block_sum_double(local, part);
+      if (threadIdx.x == 0) chunk_pot[l * chunks + ch] = total;
+    }
+  }
+}
+
+// One block: the trial of least potential (ties: the first), its row in *chosen.
+__global__ void choose_trial_kernel(const double* chunk_pot, int64_t chunks, int trials, const int64_t* cand,
+                                    int* best_trial, int64_t* chosen) {
+  __shared__ double part[kChunkThreads];
+  double best = INFINITY;
+  int best_l = 0;
+  for (int l = 0; l < trials; ++l) {
+    double local = 0.0;
+    for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) local += chunk_pot[l * chunks + c];
+    const double pot = block_sum_double(local, part);
+    if (pot < best) {
+      best = pot;
+      best_l = l;
+    }
+  }
+  if (threadIdx.x == 0) {
+    *best_trial = best_l;
+    *chosen = cand[best_l];
+  }
+}
+
+// closest = min(closest, dist of the chosen trial), the chosen row exactly 0; chunk sums of
+// closest for the next draw; the chosen row copied to centroid `slot`.
+__global__ void update_closest_kernel(float* closest, const float* dist, int64_t n, const int* best_trial,
+                                      const int64_t* chosen, double* chunk_sums, const float* x, int64_t ld, int64_t d,
+                                      float* centroids, int64_t c_ld, int slot) {
+  __shared__ double part[kChunkThreads];
+  const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
+  const float* dl = dist + *best_trial * n;
+  const int64_t pick = *chosen;
+  if (blockIdx.x == 0) {
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) centroids[slot * c_ld + j] = x[pick * ld + j];
+  }
+  for (int64_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
+    const int64_t lo = ch * kChunkRows;
+    const int64_t hi = min(lo + kChunkRows, n);
+    double local = 0.0;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+      const float m = i == pick ? 0.0f : fminf(closest[i], dl[i]);
+      closest[i] = m;
+      local += m;
+    }
+    const double total = block_sum_double(local, part);
+    if (threadIdx.x == 0) chunk_sums[ch] = total;
+  }
+}
+
+__global__ void total_kernel(const double* values, int64_t count, double* out) {
+  __shared__ double part[kChunkThreads];
+  double local = 0.0;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) local += values[i];
+  const double total = block_sum_double(local, part);
+  if (threadIdx.x == 0) *out = total;
+}
+
+__global__ void fill_kernel(float* v, int64_t n, float value) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) v[i] = value;
+}
+
+}  // namespace
+
+void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
+                   MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
+                   float* best_dist, float* second_dist) {
+  check_dense("kmeans_assign", "x", x);
+  check_dense("kmeans_assign", "centroids", centroids);
+  COHORT_CHECK(centroids.cols == x.cols, "kmeans_assign: centroids have {} columns, x has {}", centroids.cols, x.cols);
+  check_offsets("kmeans_assign", k_offsets, num_problems, centroids.rows);
+  const int64_t n = x.rows;
+  const int64_t total_k = centroids.rows;
+  if (n == 0) return;
+  COHORT_CHECK(x_sq_norms != nullptr && labels != nullptr && best_dist != nullptr,
+               "kmeans_assign: x_sq_norms, labels and best_dist must not be null");
+
+  DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
+  DeviceScratch<float> c_sq(ctx, total_k);
+  row_sq_norms(ctx, centroids, c_sq.data());
+  const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
+  DeviceScratch<float> dots(ctx, block * total_k);
+  for (int64_t begin = 0; begin < n; begin += block) {
+    const int64_t rows = std::min(block, n - begin);
+    // Centroid-major: dots[c * rows + i] = -2 c . x_i.
+    MatrixView<float> d(dots.data(), total_k, rows, rows);
+    gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+    const dim3 grid(static_cast<unsigned>(ceil_div(rows, 256)), static_cast<unsigned>(std::min(num_problems, 65535)));
+    assign_kernel<<<grid, 256, 0, ctx.stream()>>>(dots.data(), rows, x_sq_norms, c_sq.data(), offsets.data(),
+                                                  num_problems, n, begin, labels, best_dist, second_dist);
+    COHORT_CUDA_CHECK_LAUNCH();
+  }
+}
+
+void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets,
+                       int num_problems, double* sums, double* counts) {
+  check_dense("kmeans_accumulate", "x", x);
+  COHORT_CHECK(num_problems >= 1 && k_offsets != nullptr,
+               "kmeans_accumulate: needs k_offsets for num_problems >= 1 (got {})", num_problems);
+  const int64_t total_k = k_offsets[num_problems];
+  check_offsets("kmeans_accumulate", k_offsets, num_problems, total_k);
+  const int64_t n = x.rows;
+  const int64_t d = x.cols;
+  if (n == 0) return;
+  COHORT_CHECK(labels != nullptr && sums != nullptr && counts != nullptr,
+               "kmeans_accumulate: labels, sums and counts must not be null");
+  const int64_t count = n * num_problems;
+  COHORT_CHECK(n <= INT32_MAX && count <= INT32_MAX, "kmeans_accumulate: {} rows x {} problems is too many", n,
+               num_problems);
+  cudaStream_t stream = ctx.stream();
+  const int32_t tk = static_cast<int32_t>(total_k);
+
+  DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
+  DeviceFlag flag(ctx);
+  DeviceScratch<int32_t> keys(ctx, count), keys_sorted(ctx, count), rows(ctx, count), rows_sorted(ctx, count);
+  make_keys_kernel<<<grid_for(ctx, count, 256), 256, 0, stream>>>(labels, offsets.data(), num_problems, n, tk,
+                                                                  keys.data(), rows.data(), flag.data());
+  COHORT_CUDA_CHECK_LAUNCH();
+  int end_bit = 1;
+  while ((int64_t{1} << end_bit) <= total_k) ++end_bit;
+  run_cub(ctx, [&](void* temp, size_t& bytes) {
+    return cub::DeviceRadixSort::SortPairs(temp, bytes, keys.data(), keys_sorted.data(), rows.data(),
+                                           rows_sorted.data(), count, 0, end_bit, stream);
+  });
+  DeviceScratch<int64_t> start(ctx, total_k + 1), piece_counts(ctx, total_k + 1), piece_offset(ctx, total_k + 1);
+  run_starts_kernel<<<grid_for(ctx, total_k + 1, 256), 256, 0, stream>>>(keys_sorted.data(), count, tk, start.data());
+  COHORT_CUDA_CHECK_LAUNCH();
+  COHORT_CUDA_CHECK(cudaMemsetAsync(piece_counts.data(), 0, static_cast<size_t>(total_k + 1) * sizeof(int64_t), stream));
+  piece_counts_kernel<<<grid_for(ctx, total_k, 256), 256, 0, stream>>>(start.data(), tk, piece_counts.data());
+  COHORT_CUDA_CHECK_LAUNCH();
+  run_cub(ctx, [&](void* temp, size_t& bytes) {
+    return cub::DeviceScan::ExclusiveSum(temp, bytes, piece_counts.data(), piece_offset.data(), total_k + 1, stream);
+  });
+  // Every run of length m makes ceil(m / kPieceRows) <= m / kPieceRows + 1 pieces.
+  const int64_t max_pieces = count / kPieceRows + total_k;
+  DeviceScratch<double> piece_sums(ctx, max_pieces * d);
+  const int threads = static_cast<int>(std::clamp<int64_t>((d + 31) / 32 * 32, 32, 256));
+  if (d > 0) {
+    piece_sums_kernel<<<static_cast<unsigned>(std::min<int64_t>(max_pieces, int64_t{1} << 20)), threads, 0, stream>>>(
+        x.data, x.ld, d, rows_sorted.data(), start.data(), piece_offset.data(), tk, max_pieces, piece_sums.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+  }
+  add_pieces_kernel<<<static_cast<unsigned>(std::min<int64_t>(total_k, int64_t{1} << 20)), threads, 0, stream>>>(
+      piece_sums.data(), start.data(), piece_offset.data(), tk, d, sums, counts);
+  COHORT_CUDA_CHECK_LAUNCH();
+  COHORT_CHECK(flag.read() == 0, "kmeans_accumulate: a label is outside [0, k) of its problem");
+}
+
+void kmeans_finalize(DeviceContext& ctx, const double* sums, const double* counts, MatrixView<float> centroids) {
+  COHORT_CHECK(centroids.rows >= 0 && centroids.cols >= 0 && centroids.ld >= centroids.cols,
+               "kmeans_finalize: centroids have shape {} x {} with ld {}", centroids.rows, centroids.cols,
+               centroids.ld);
+  if (centroids.rows == 0 || centroids.cols == 0) return;
+  COHORT_CHECK(sums != nullptr && counts != nullptr && centroids.data != nullptr,
+               "kmeans_finalize: sums, counts and centroids must not be null");
+  const int64_t e = centroids.rows * centroids.cols;
+  finalize_kernel<<<grid_for(ctx, e, 256), 256, 0, ctx.stream()>>>(sums, counts, centroids.data, centroids.rows,
+                                                                   centroids.cols, centroids.ld);
+  COHORT_CUDA_CHECK_LAUNCH();
+}
+
+void sum_per_problem(DeviceContext& ctx, const float* values, int64_t n, int num_problems, double* out_host) {
+  COHORT_CHECK(n >= 0 && num_problems >= 0, "sum_per_problem: n = {}, num_problems = {}", n, num_problems);
+  if (num_problems == 0) return;
+  COHORT_CHECK(out_host != nullptr && (values != nullptr || n == 0), "sum_per_problem: values or out is null");
+  if (n == 0) {
+    std::fill(out_host, out_host + num_problems, 0.0);
+    return;
+  }
+  DeviceScratch<double> out(ctx, num_problems);
+  sum_per_problem_kernel<<<static_cast<unsigned>(num_problems), 512, 0, ctx.stream()>>>(values, n, out.data());
+  COHORT_CUDA_CHECK_LAUNCH();
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(out_host, out.data(), static_cast<size_t>(num_problems) * sizeof(double),
+                                    cudaMemcpyDeviceToHost, ctx.stream()));
+  ctx.synchronize();
+}
+
+void kmeans_plus_plus(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms, int k, uint64_t seed,
+                      MatrixView<float> centroids) {
+  check_dense("kmeans_plus_plus", "x", x);
+  COHORT_CHECK(k >= 1, "kmeans_plus_plus: k must be >= 1, got {}", k);
+  COHORT_CHECK(k <= x.rows, "kmeans_plus_plus: k = {} exceeds the {} rows of x", k, x.rows);
+  COHORT_CHECK(x_sq_norms != nullptr, "kmeans_plus_plus: x_sq_norms is null");
+  COHORT_CHECK(centroids.rows == k && centroids.cols == x.cols && centroids.ld >= centroids.cols &&
+                   centroids.data != nullptr,
+               "kmeans_plus_plus: centroids are {} x {}, expected {} x {}", centroids.rows, centroids.cols, k, x.cols);
+  const int64_t n = x.rows;
+  const int64_t d = x.cols;
+  cudaStream_t stream = ctx.stream();
+  // The draws follow the CPU's sequence of calls on the same generator.
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto uniform_row = [&] { return std::uniform_int_distribution<int64_t>(0, n - 1)(rng); };
+  const int trials = std::min(kMaxTrials, 2 + static_cast<int>(std::floor(std::log(static_cast<double>(k)))));
+  const int64_t chunks = ceil_div(n, kChunkRows);
+
+  DeviceScratch<float> closest(ctx, n);
+  DeviceScratch<float> dist(ctx, trials * n);
+  DeviceScratch<double> chunk_sums(ctx, chunks);
+  DeviceScratch<double> chunk_pot(ctx, trials * chunks);
+  DeviceScratch<int64_t> cand(ctx, trials);
+  DeviceScratch<int64_t> chosen(ctx, 1);
+  DeviceScratch<int> best_trial(ctx, 1);
+  DeviceScratch<double> potential(ctx, 1);
+  fill_kernel<<<grid_for(ctx, n, 256), 256, 0, stream>>>(closest.data(), n, INFINITY);
+  COHORT_CUDA_CHECK_LAUNCH();
+
+  const unsigned row_grid = grid_for(ctx, n * 32, 256);
+  const unsigned chunk_grid = static_cast<unsigned>(std::min<int64_t>(chunks, int64_t{1} << 20));
+  auto place = [&](int count, int slot) {
+    trial_distances_kernel<<<row_grid, 256, 0, stream>>>(x.data, x.ld, n, d, x_sq_norms, cand.data(), count,
+                                                         dist.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+    trial_potentials_kernel<<<chunk_grid, kChunkThreads, 0, stream>>>(closest.data(), dist.data(), n, count,
+                                                                      chunk_pot.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+    choose_trial_kernel<<<1, kChunkThreads, 0, stream>>>(chunk_pot.data(), chunks, count, cand.data(),
+                                                         best_trial.data(), chosen.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+    update_closest_kernel<<<chunk_grid, kChunkThreads, 0, stream>>>(closest.data(), dist.data(), n,
+                                                                    best_trial.data(), chosen.data(),
+                                                                    chunk_sums.data(), x.data, x.ld, d,
+                                                                    centroids.data, centroids.ld, slot);
+    COHORT_CUDA_CHECK_LAUNCH();
+    total_kernel<<<1, kChunkThreads, 0, stream>>>(chunk_sums.data(), chunks, potential.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+  };
+
+  const int64_t first = uniform_row();
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(cand.data(), &first, sizeof(int64_t), cudaMemcpyHostToDevice, stream));
+  place(1, 0);
+  for (int step = 1; step < k; ++step) {
+    double total = 0.0;
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(&total, potential.data(), sizeof(double), cudaMemcpyDeviceToHost, stream));
+    ctx.synchronize();
+    Trials t{};
+    t.count = trials;
+    for (int l = 0; l < trials; ++l) {
+      // Every row already coincides with a centre: D^2 sampling is undefined, draw uniformly.
+      if (total > 0.0) {
+        t.target[l] = unit(rng) * total;
+      } else {
+        t.target[l] = -1.0;
+        t.fixed[l] = uniform_row();
+      }
+    }
+    sample_kernel<<<static_cast<unsigned>(trials), kChunkThreads, 0, stream>>>(t, closest.data(), chunk_sums.data(), n,
+                                                                              cand.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+    place(trials, step);
+  }
+  ctx.synchronize();
+}
+
+}  // namespace cohort::cuda
