@@ -152,4 +152,23 @@ Csr tfidf_weight(const Csr& m) {
   return out;
 }
 
+Weighting parse_weighting(const std::string& name) {
+  if (name == "none") return Weighting::none;
+  if (name == "bm25") return Weighting::bm25;
+  if (name == "tfidf") return Weighting::tfidf;
+  COHORT_FAIL(Status::invalid_argument, "unknown weighting '{}': expected none, bm25 or tfidf", name);
+}
+
+Csr apply_weighting(const Csr& m, Weighting weighting) {
+  switch (weighting) {
+    case Weighting::bm25:
+      return bm25_weight(m);
+    case Weighting::tfidf:
+      return tfidf_weight(m);
+    case Weighting::none:
+      break;
+  }
+  return m;
+}
+
 }  // namespace cohort

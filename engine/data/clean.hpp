@@ -1,6 +1,8 @@
 // Cleaning and weighting of Interactions.
 #pragma once
 
+#include <string>
+
 #include "engine/data/interactions.hpp"
 
 namespace cohort {
@@ -21,5 +23,10 @@ Csr confidence(const Csr& m, float alpha, ConfidenceScale scale, float epsilon =
 Csr bm25_weight(const Csr& m, float k1 = 1.2f, float b = 0.75f);
 // TF-IDF: w = r * log(users / (1 + df_i)), df_i = users having item i.
 Csr tfidf_weight(const Csr& m);
+
+// The weighting applied before item-item cosine similarity.
+enum class Weighting { none, bm25, tfidf };
+Weighting parse_weighting(const std::string& name);  // "none" | "bm25" | "tfidf"
+Csr apply_weighting(const Csr& m, Weighting weighting);
 
 }  // namespace cohort

@@ -109,7 +109,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   phase = Clock::now();
   RecommendModel rec_model = build_recommend_model(split.train, groups.assignment, groups.k);
   rec_model.item_factors = result.embeddings.items;
-  fit_item_knn(ctx, split.train, config.knn_neighbours, rec_model);
+  fit_item_knn(ctx, apply_weighting(split.train, config.knn_weighting), config.knn_neighbours, rec_model);
   const auto recommenders = compared_recommenders(config.embed);
 
   std::vector<int32_t> warm_queries;

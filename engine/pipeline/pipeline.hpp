@@ -8,6 +8,7 @@
 
 #include "engine/cluster/model_selection.hpp"
 #include "engine/context.hpp"
+#include "engine/data/clean.hpp"
 #include "engine/data/interactions.hpp"
 #include "engine/data/items.hpp"
 #include "engine/data/split.hpp"
@@ -23,6 +24,7 @@ struct PipelineConfig {
   SplitOptions split;
   ProfileOptions profiles;
   int knn_neighbours = 100;    // item-kNN recommender
+  Weighting knn_weighting = Weighting::none;  // applied to train before item-item cosine
   std::string backend_name = "cpu";
   std::string out_dir;         // empty: write no files
   double load_seconds = 0.0;   // time the caller spent reading the data, for timings_s

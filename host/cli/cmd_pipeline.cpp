@@ -19,6 +19,7 @@ struct PipelineOptions {
   ModelOptions model;
   GroupOptions groups;
   int neighbours = 100;
+  std::string knn_weighting = "none";
   std::string out = "cohort-out";
 };
 
@@ -28,6 +29,9 @@ void add_pipeline_options(CLI::App& cmd, PipelineOptions& o) {
   add_model_options(cmd, o.model);
   add_group_options(cmd, o.groups);
   cmd.add_option("--neighbours", o.neighbours, "item-kNN neighbours per item")->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd.add_option("--knn-weighting", o.knn_weighting, "weighting before item-item cosine: none | bm25 | tfidf")
+      ->check(CLI::IsMember({"none", "bm25", "tfidf"}))
+      ->capture_default_str();
   cmd.add_option("--out", o.out, "output directory")->capture_default_str();
 }
 
@@ -98,6 +102,7 @@ void run_pipeline_command(const PipelineOptions& o, bool all_outputs) {
   config.sweep = to_sweep_config(o.groups);
   config.split.seed = o.run.seed;
   config.knn_neighbours = o.neighbours;
+  config.knn_weighting = parse_weighting(o.knn_weighting);
   config.backend_name = runtime.backend().name();
   config.load_seconds = loaded.seconds;
   if (all_outputs) config.out_dir = o.out;
