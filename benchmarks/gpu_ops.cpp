@@ -186,6 +186,7 @@ class Table {
   explicit Table(Peak peak) : peak_(std::move(peak)) {}
   void add(Row r) {
     print(r);
+    std::fflush(stdout);
     rows_.push_back(std::move(r));
   }
   void header() const {
