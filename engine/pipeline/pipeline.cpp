@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iomanip>
 
+#include <fmt/format.h>
+
 #include "engine/evaluate/metrics.hpp"
 #include "engine/io/files.hpp"
 #include "engine/pipeline/outputs.hpp"
@@ -53,8 +55,14 @@ QueryEvaluation evaluate_queries(const Context& ctx, const RecommendModel& model
   QueryEvaluation out;
   const int k = *std::max_element(kMetricCutoffs.begin(), kMetricCutoffs.end());
   for (const auto& r : recommenders) {
-    TopK recs = recommend(ctx, r.kind, model, queries, k);
-    UserMetrics per_user = score_users(recs, test);
+    TopK recs;
+    UserMetrics per_user;
+    try {
+      recs = recommend(ctx, r.kind, model, queries, k);
+      per_user = score_users(recs, test);
+    } catch (const Error& e) {
+      throw Error(e.status(), fmt::format("{} (recommender '{}', {} users)", e.what(), r.name, queries.seen.rows));
+    }
     out.metrics[r.name] = to_json(summarize(per_user, recs, model.items));
     out.per_user.emplace_back(r.name, std::move(per_user));
     out.recs.emplace_back(r.name, std::move(recs));

@@ -108,7 +108,11 @@ BprStats bpr_epoch(DeviceContext& ctx, CsrView user_items, MatrixView<float> use
 
   DeviceScratch<Counters> counters(ctx, 1);
   COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, sizeof(Counters), ctx.stream()));
-  const unsigned grid = grid_for(ctx, samples * 32, 256);
+  // Hogwild: every warp updates shared item rows without locks. Thousands of warps at once on a
+  // small or skewed catalogue overwrite each other's steps, so concurrency is capped at a few
+  // blocks per SM; each warp then loops over many samples.
+  const unsigned grid = std::min<unsigned>(grid_for(ctx, samples * 32, 256),
+                                           static_cast<unsigned>(ctx.properties().multiProcessorCount) * 4);
   bpr_kernel<<<grid, 256, 0, ctx.stream()>>>(user_items, users.data, users.ld, items.data, items.ld,
                                              static_cast<int>(f), learning_rate, reg, samples, seed, counters.data());
   COHORT_CUDA_CHECK_LAUNCH();

@@ -349,10 +349,12 @@ TEST_F(BackendDiffGpu, BprEpoch) {
     for (uint64_t seed : kSeeds) {
       SCOPED_TRACE("backend " + gpu->name() + " seed " + std::to_string(seed));
       std::mt19937_64 rng(seed);
-      const int64_t users = sz(400, 50);
-      const int64_t items = 60;  // few items: many negatives are positives, so skips are frequent
+      const int64_t users = sz(2000, 50);
+      // Enough items that concurrent Hogwild updates rarely collide on one item row; a tiny
+      // catalogue makes the GPU's many concurrent warps overwrite each other's steps.
+      const int64_t items = 1000;
       const int64_t f = 100;
-      HostCsr ui = random_csr(rng, users, items, 30, 0.2, 1.0f, 1.0f);
+      HostCsr ui = random_csr(rng, users, items, small_mode() ? 30 : 300, 0.2, 1.0f, 1.0f);
       auto u0 = random_floats(rng, users * f, -0.1f, 0.1f);
       auto i0 = random_floats(rng, items * f, -0.1f, 0.1f);
       const int64_t samples = sz(200000, 5000);
@@ -521,11 +523,18 @@ TEST_F(BackendDiffGpu, KmeansPlusPlusSeparatedBlobs) {
 TEST_F(BackendDiffGpu, ScoreTopk) {
   for (auto& gpu : gpus_) {
     for (uint64_t seed : kSeeds) {
-      for (int64_t f : {int64_t{13}, int64_t{100}}) {
-        SCOPED_TRACE("backend " + gpu->name() + " seed " + std::to_string(seed) + " f " + std::to_string(f));
+      // The last shape is the default pipeline's: a 2048-user scoring block over 5000 items.
+      struct Shape {
+        int64_t rows, items, f;
+      };
+      for (Shape shape : {Shape{sz(300, 30), sz(1200, 120), 13}, Shape{sz(300, 30), sz(1200, 120), 100},
+                          Shape{sz(2048, 64), sz(5000, 300), 64}}) {
+        const int64_t f = shape.f;
+        const int64_t rows = shape.rows;
+        const int64_t items = shape.items;
+        SCOPED_TRACE("backend " + gpu->name() + " seed " + std::to_string(seed) + " rows " + std::to_string(rows) +
+                     " items " + std::to_string(items) + " f " + std::to_string(f));
         std::mt19937_64 rng(seed);
-        const int64_t rows = sz(300, 30);
-        const int64_t items = sz(1200, 120);
         const int64_t groups = 4;
         auto uf = random_floats(rng, rows * f, -1, 1);
         auto vf = random_floats(rng, items * f, -1, 1);
@@ -538,7 +547,7 @@ TEST_F(BackendDiffGpu, ScoreTopk) {
         for (int variant = 0; variant < 3; ++variant) {
           // 0: dot only, k small; 1: dot + group, k beyond the items left for some rows (up to half
           // the items are excluded); 2: group only.
-          const int k = variant == 1 ? static_cast<int>(items * 3 / 4) : 20;
+          const int k = variant == 1 ? static_cast<int>(std::min<int64_t>(items * 3 / 4, 1000)) : 20;
           std::vector<int32_t> idx[2];
           std::vector<float> sc[2];
           Backend* backends[2] = {cpu_.get(), gpu.get()};
@@ -574,10 +583,11 @@ TEST_F(BackendDiffGpu, ScoreTopk) {
 TEST_F(BackendDiffGpu, KnnScoreTopk) {
   for (auto& gpu : gpus_) {
     for (uint64_t seed : kSeeds) {
-      for (int64_t items : {sz(3000, 200), small_mode() ? int64_t{300} : int64_t{60000}}) {
+      for (int64_t items : {sz(3000, 200), small_mode() ? int64_t{300} : int64_t{60000}, sz(5000, 300)}) {
         SCOPED_TRACE("backend " + gpu->name() + " seed " + std::to_string(seed) + " items " + std::to_string(items));
         std::mt19937_64 rng(seed);
-        const int64_t users = sz(200, 30);
+        // 5000 items: the default pipeline's 2048-user scoring block.
+        const int64_t users = items == 5000 ? 2048 : sz(200, 30);
         const int neighbours = 25;
         HostCsr ui = random_csr(rng, users, items, 40, 0.1, 0.5f, 3.0f);
         HostCsr exclude = random_csr(rng, users, items, 60, 0.2, 1, 1);
