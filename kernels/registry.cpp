@@ -37,9 +37,7 @@ std::vector<std::string> cuda_device_descriptions() {
 std::unique_ptr<Backend> make_backend(const std::string& kind, const BackendOptions& options) {
   if (kind == "cpu") return make_cpu_backend(options.threads);
   if (kind == "auto") {
-    // The CUDA backend is opt-in (--backend cuda) until it passes the end-to-end GPU check
-    // (scripts/gpu-check; benchmarks/RESULTS.md): its score_topk still returns unwritten rows
-    // at the default pipeline's shape on an H200, so auto must not pick it.
+    if (cuda_device_count() > 0) return make_backend("cuda", options);
     return make_cpu_backend(options.threads);
   }
   if (kind == "cuda" || kind.rfind("cuda:", 0) == 0) {

@@ -1,5 +1,4 @@
-// Picks a Backend at run time. "auto" is the CPU for now: the CUDA backend is opt-in
-// ("cuda") until it passes the end-to-end GPU check (see registry.cpp).
+// Picks a Backend at run time: "auto" takes a GPU when one is visible, else the CPU.
 #pragma once
 
 #include <memory>

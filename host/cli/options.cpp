@@ -68,7 +68,7 @@ LoadedData load_input(const InputOptions& o, const ProgressPrinter& printer) {
 }
 
 void add_run_options(CLI::App& cmd, RunOptions& o) {
-  cmd.add_option("--backend", o.backend, "auto | cpu | cuda | cuda:N (auto is the CPU while the CUDA backend is experimental)")
+  cmd.add_option("--backend", o.backend, "auto | cpu | cuda | cuda:N (auto takes a GPU when one is visible)")
       ->capture_default_str();
   cmd.add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd.add_option("--seed", o.seed, "seed of every random choice")->capture_default_str();

@@ -126,7 +126,11 @@ __device__ void block_topk(TopkShared& t, int64_t count, int k, Get get, int32_t
   }
   __syncthreads();
   for (int64_t base = 0; base < count; base += blockDim.x) {
-    if (t.held + static_cast<int>(blockDim.x) > kTopkBuffer) {
+    // Every thread must take the same branch below (it holds barriers): read `held` once and
+    // wait for all reads before any thread of this round appends and moves it.
+    const int held_now = t.held;
+    __syncthreads();
+    if (held_now + static_cast<int>(blockDim.x) > kTopkBuffer) {
       topk_sort_buffer(t);
       if (threadIdx.x == 0) {
         t.held = t.held < k ? t.held : k;

@@ -376,7 +376,10 @@ TEST_F(BackendDiffGpu, BprEpoch) {
       const double right_gpu = static_cast<double>(stats[1].correct) / samples;
       // Hogwild on thousands of concurrent warps learns along another path than the CPU threads:
       // only a loose agreement on the share already ranked right.
-      EXPECT_NEAR(right_cpu, right_gpu, 0.15);
+      // The small size (for memcheck) has too few users and items for Hogwild to mean anything.
+      if (!small_mode()) {
+        EXPECT_NEAR(right_cpu, right_gpu, 0.15);
+      }
       for (float v : users_after[1]) ASSERT_TRUE(std::isfinite(v));
       EXPECT_FALSE(all_near(u0, users_after[1], 1e-7, 0.0)) << "no update happened";
     }
@@ -576,6 +579,64 @@ TEST_F(BackendDiffGpu, ScoreTopk) {
           EXPECT_TRUE(topk_match(idx[0], sc[0], idx[1], sc[1], rows, k, 1e-4)) << "variant " << variant;
         }
       }
+    }
+  }
+}
+
+// Every output of score_topk is written: at the default pipeline's block shape each row holds
+// k distinct items in [0, items) (or -1 padding), ranked by score, for dot scores that are all
+// distinct, all tied (zero factors) and with a group term.
+TEST_F(BackendDiffGpu, ScoreTopkWritesEveryRow) {
+  for (auto& gpu : gpus_) {
+    const int64_t rows = sz(2048, 64), items = sz(5000, 300), f = 64;
+    const int k = 20;
+    std::mt19937_64 rng(5);
+    HostCsr exclude = random_csr(rng, rows, items, 80, 0.1, 1, 1);
+    const auto uf = random_floats(rng, rows * f, -1, 1);
+    const auto vf = random_floats(rng, items * f, -1, 1);
+    const auto gs = random_floats(rng, items, 0, 1);
+    for (int variant = 0; variant < 4; ++variant) {
+      // 0: random dots; 1: zero user factors (every score tied); 2: group term only; 3: dots, no exclusion
+      SCOPED_TRACE("variant " + std::to_string(variant));
+      Backend& b = *gpu;
+      Buffer<float> du(b, variant == 1 ? std::vector<float>(uf.size(), 0.0f) : uf), dv(b, vf), dgs(b, gs);
+      Buffer<int32_t> dug(b, std::vector<int32_t>(static_cast<std::size_t>(rows), 0));
+      BackendCsr ex(b, exclude, false);
+      ScoreTerms t;
+      if (variant != 2) {
+        t.user_factors = du.matrix(rows, f);
+        t.item_factors = dv.matrix(items, f);
+      } else {
+        t.group_scores = dgs.matrix(1, items);
+        t.user_group = dug.data();
+      }
+      std::vector<int32_t> sentinel(static_cast<std::size_t>(rows * k), -7);
+      Buffer<int32_t> oi(b, sentinel);
+      Buffer<float> os(b, rows * k);
+      b.score_topk(t, rows, items, variant == 3 ? CsrView{} : ex.view, k, oi.data(), os.data());
+      const auto idx = oi.to_host();
+      const auto sc = os.to_host();
+      int64_t bad_rows = 0, first_bad = -1;
+      for (int64_t r = 0; r < rows; ++r) {
+        bool ok = true;
+        std::set<int32_t> seen;
+        for (int j = 0; j < k; ++j) {
+          const int32_t i = idx[static_cast<std::size_t>(r * k + j)];
+          if (i == -1) continue;
+          if (i < 0 || i >= items || !seen.insert(i).second) ok = false;
+          if (j > 0 && idx[static_cast<std::size_t>(r * k + j - 1)] >= 0 &&
+              sc[static_cast<std::size_t>(r * k + j)] > sc[static_cast<std::size_t>(r * k + j - 1)])
+            ok = false;
+        }
+        if (!ok) {
+          ++bad_rows;
+          if (first_bad < 0) first_bad = r;
+        }
+      }
+      EXPECT_EQ(bad_rows, 0) << "first bad row " << first_bad << ": "
+                             << (first_bad >= 0 ? ::testing::PrintToString(std::vector<int32_t>(
+                                                      idx.begin() + first_bad * k, idx.begin() + first_bad * k + k))
+                                                : std::string());
     }
   }
 }
