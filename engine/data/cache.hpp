@@ -1,7 +1,8 @@
 // Binary cache of prepared Interactions: parsed once, loaded fast.
-// Layout: magic "COHORTDS", format version, payload sizes, the CSR, timestamps, id strings,
-// and a 64-bit checksum (FNV-1a) of the payload. A foreign, truncated or corrupted file is
-// rejected with Error(bad_input) naming the file and what was wrong.
+// Framed like the model file (engine/io/binary_stream.hpp): magic "COHORTDS", format version,
+// payload size, the payload (the CSR, timestamps, id strings, counters) and its FNV-1a 64
+// checksum. A foreign, truncated or corrupted file is rejected with Error(bad_input) naming
+// the file and what was wrong.
 #pragma once
 
 #include <string>
@@ -11,7 +12,8 @@
 namespace cohort {
 
 inline constexpr char kCacheMagic[8] = {'C', 'O', 'H', 'O', 'R', 'T', 'D', 'S'};
-inline constexpr uint32_t kCacheVersion = 1;
+// 2: moved onto the shared binary frame and its length-prefixed arrays and strings.
+inline constexpr uint32_t kCacheVersion = 2;
 
 // Written to a temporary name and renamed.
 void write_cache(const std::string& path, const Interactions& data);

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -166,35 +166,49 @@ struct FramedFile {
 };
 
 // Reads path and checks magic, version (must equal `version`), payload size and checksum.
-// Error(io_error) when the file cannot be read; Error(bad_input) naming the file otherwise.
+// `kind` names the format in messages ("model file", "cache"); the magic check calls it
+// "cohort <kind>". Error(io_error) when the file cannot be read; Error(bad_input) naming the
+// file and the fault otherwise.
 inline FramedFile read_framed_file(const std::string& path, const char (&magic)[8], uint32_t version,
                                    const char* kind) {
+  std::error_code ec;
+  COHORT_CHECK_STATUS(!std::filesystem::is_directory(path, ec), Status::io_error, "{}: cannot open {}: {}", path, kind,
+                      std::strerror(EISDIR));
   errno = 0;
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   COHORT_CHECK_STATUS(in.good(), Status::io_error, "{}: cannot open {}: {}", path, kind,
                       errno != 0 ? std::strerror(errno) : "unknown error");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  COHORT_CHECK_STATUS(!in.bad(), Status::io_error, "{}: reading {} failed", path, kind);
+  // Sized from the file so the bytes are read once, into their final buffer.
+  const std::streamoff size = in.tellg();
+  COHORT_CHECK_STATUS(size >= 0, Status::io_error, "{}: cannot size {}", path, kind);
   FramedFile file;
-  file.bytes = std::move(buffer).str();
+  file.bytes.resize(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(file.bytes.data(), size);
+  COHORT_CHECK_STATUS(in.gcount() == size, Status::io_error, "{}: reading {} failed after {} of {} bytes", path, kind,
+                      in.gcount(), size);
   const std::string& b = file.bytes;
   COHORT_CHECK_STATUS(b.size() >= 8 && std::memcmp(b.data(), magic, 8) == 0, Status::bad_input,
-                      "{}: not a {} (bad magic)", path, kind);
+                      "{}: not a cohort {} (bad magic)", path, kind);
   COHORT_CHECK_STATUS(b.size() >= kFrameHeaderBytes + kFrameTrailerBytes, Status::bad_input,
-                      "{}: truncated {} ({} bytes)", path, kind, b.size());
+                      "{}: truncated {}: {} bytes, shorter than a {} header and checksum", path, kind, b.size(), kind);
   Reader head(std::string_view(b).substr(8, kFrameHeaderBytes - 8), path);
   file.version = head.pod<uint32_t>();
-  const auto payload_size = head.pod<uint64_t>();
+  const auto declared = head.pod<uint64_t>();
   COHORT_CHECK_STATUS(file.version == version, Status::bad_input, "{}: {} version {} is not supported (expected {})",
                       path, kind, file.version, version);
-  COHORT_CHECK_STATUS(payload_size == b.size() - kFrameHeaderBytes - kFrameTrailerBytes, Status::bad_input,
-                      "{}: truncated {}: header declares {} payload bytes, file holds {}", path, kind, payload_size,
-                      b.size() - kFrameHeaderBytes - kFrameTrailerBytes);
+  const uint64_t held = b.size() - kFrameHeaderBytes - kFrameTrailerBytes;
+  COHORT_CHECK_STATUS(declared <= held, Status::bad_input,
+                      "{}: truncated {}: header declares {} payload bytes, file holds {}", path, kind, declared, held);
+  COHORT_CHECK_STATUS(declared == held, Status::bad_input,
+                      "{}: {} has {} trailing bytes after its declared {} payload bytes", path, kind, held - declared,
+                      declared);
   uint64_t stored = 0;
   std::memcpy(&stored, b.data() + b.size() - kFrameTrailerBytes, sizeof(stored));
-  COHORT_CHECK_STATUS(stored == fnv1a64(file.payload()), Status::bad_input,
-                      "{}: corrupted {}: checksum mismatch", path, kind);
+  const uint64_t computed = fnv1a64(file.payload());
+  COHORT_CHECK_STATUS(stored == computed, Status::bad_input,
+                      "{}: corrupted {}: checksum mismatch (stored {:016x}, computed {:016x})", path, kind, stored,
+                      computed);
   return file;
 }
 

@@ -84,7 +84,7 @@ void write_file_atomically(const std::string& path, const std::function<void(std
   {
     errno = 0;
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot create " + temp, errno);
+    if (!out) fail("cannot write temporary " + temp, errno);
     try {
       write(out);
     } catch (const Error&) {

@@ -8,7 +8,7 @@ namespace {
 
 constexpr char kModelMagic[8] = {'C', 'O', 'H', 'O', 'R', 'T', 'M', 'D'};
 constexpr uint32_t kModelVersion = 1;
-constexpr const char* kModelKind = "cohort model file";
+constexpr const char* kModelKind = "model file";
 
 // A size that must match another unless it is empty (fields a model may leave unset).
 bool matches_or_empty(int64_t size, int64_t expected) { return size == 0 || size == expected; }

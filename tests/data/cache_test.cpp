@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "data/temp_dir.hpp"
+#include "engine/io/binary_stream.hpp"
 
 namespace cohort {
 namespace {
@@ -73,8 +74,9 @@ TEST(Cache, FlippedByteFailsTheChecksum) {
   const std::string path = dir.path("c.cohort");
   write_cache(path, sample(true));
   std::string bytes = read_bytes(path);
-  // A byte inside the values array, past the 72-byte header and the 4 row pointers.
-  bytes[72 + 32 + 20 + 2] ^= 0x10;
+  // A byte inside the values array: past the 20-byte frame header, the four i64 sizes and
+  // counters, then the 4 row pointers, 5 column indices and the values' count.
+  bytes[20 + 32 + (8 + 32) + (8 + 20) + 8 + 2] ^= 0x10;
   dir.write("c.cohort", bytes);
   std::string message = error_of([&] { read_cache(path); }, Status::bad_input);
   EXPECT_THAT(message, HasSubstr("c.cohort"));
@@ -112,6 +114,44 @@ TEST(Cache, OtherVersionIsRejected) {
   bytes[8] = 9;  // the version follows the magic
   dir.write("c.cohort", bytes);
   EXPECT_THAT(error_of([&] { read_cache(path); }, Status::bad_input), HasSubstr("version 9"));
+}
+
+// A well-framed payload (valid checksum) that a buggy writer could produce.
+std::string framed_payload(const TempDir& dir, int32_t last_column, int64_t extra_user_ids) {
+  const Interactions d = sample(false);
+  binary::Writer w;
+  w.pod<int64_t>(3);
+  w.pod<int64_t>(4);
+  w.pod<int64_t>(0);
+  w.pod<int64_t>(0);
+  w.vector(d.user_items.indptr);
+  std::vector<int32_t> indices = d.user_items.indices;
+  indices.back() = last_column;
+  w.vector(indices);
+  w.vector(d.user_items.values);
+  w.vector(std::vector<int64_t>{});
+  std::vector<std::string> users = d.user_ids;
+  for (int64_t i = 0; i < extra_user_ids; ++i) users.push_back("extra");
+  w.strings(users);
+  w.strings(d.item_ids);
+  const std::string path = dir.path("framed.cohort");
+  binary::write_framed_file(path, kCacheMagic, kCacheVersion, w.bytes());
+  return path;
+}
+
+TEST(Cache, InconsistentPayloadWithValidChecksumIsRejected) {
+  TempDir dir;
+  EXPECT_EQ(read_cache(framed_payload(dir, 3, 0)).user_items.nnz(), 5);
+  EXPECT_THAT(error_of([&] { read_cache(framed_payload(dir, 4, 0)); }, Status::bad_input),
+              HasSubstr("column index 4 in row 2 outside [0, 4)"));
+  EXPECT_THAT(error_of([&] { read_cache(framed_payload(dir, 3, 1)); }, Status::bad_input),
+              HasSubstr("4 user ids for 3 rows"));
+}
+
+TEST(Cache, DirectoryIsAnIoError) {
+  TempDir dir;
+  EXPECT_FALSE(is_cache_file(dir.root().string()));
+  EXPECT_THAT(error_of([&] { read_cache(dir.root().string()); }, Status::io_error), HasSubstr("cannot open"));
 }
 
 TEST(Cache, InconsistentInteractionsAreNotWritten) {
