@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/cpu/csr_checks.hpp"
 #include "kernels/error.hpp"
@@ -31,13 +32,6 @@ constexpr int64_t kLossBlockRows = 256;   // rows per partial sum of the loss (f
 constexpr int kRankBlock = 4;             // entries folded into A_u per pass over its upper triangle
 constexpr double kCgRelativeTolerance = 1e-10;  // CG stops when |r| <= tol |b|
 constexpr double kPivotRelativeFloor = 1e-13;   // a Cholesky pivot below this share of its diagonal is singular
-
-void check_matrix(MatrixView<const float> m, const char* where, const char* what) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has bad shape {} x {} (ld {})", where, what,
-               m.rows, m.cols, m.ld);
-  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} is null with shape {} x {}", where, what,
-               m.rows, m.cols);
-}
 
 // Implicit values are confidences c >= 1 (a weight c - 1 < 0 would make A_u indefinite);
 // explicit ratings need only be finite.
@@ -267,11 +261,10 @@ void solve_cg(const SolveSetup& s, int64_t begin, int64_t end, int steps, RowScr
 }  // namespace
 
 void gram(MatrixView<const float> y, float* out) {
-  check_matrix(y, "gram", "y");
+  check_gram_args(y, out);
   const int64_t n = y.rows;
   const int64_t f = y.cols;
   if (f == 0) return;
-  COHORT_CHECK(out != nullptr, "gram: out is null for f = {}", f);
   // Fixed row chunks, each summed into its own double triangle, then added in chunk order:
   // the result does not depend on the thread count.
   const int64_t chunks = std::clamp<int64_t>((n + kGramChunkRows - 1) / kGramChunkRows, 1, kGramMaxChunks);
@@ -304,19 +297,10 @@ void gram(MatrixView<const float> y, float* out) {
 
 void als_solve(CsrView rows, MatrixView<const float> y, const float* gram, float reg, AlsMode mode,
                SolverKind solver, int cg_steps, MatrixView<float> x) {
+  check_als_solve_args(rows, y, gram, reg, mode, solver, cg_steps, x);
   check_csr(rows, "als_solve");
-  check_matrix(y, "als_solve", "y");
-  check_matrix(x, "als_solve", "x");
   const int64_t f = y.cols;
-  COHORT_CHECK(y.rows == rows.cols, "als_solve: y has {} rows for a matrix of {} columns", y.rows, rows.cols);
-  COHORT_CHECK(x.rows == rows.rows && x.cols == f, "als_solve: x is {} x {}, expected {} x {}", x.rows, x.cols,
-               rows.rows, f);
-  COHORT_CHECK(f >= 1, "als_solve: factors must be >= 1, got {}", f);
-  COHORT_CHECK(std::isfinite(reg) && reg >= 0.0f, "als_solve: reg must be finite and >= 0, got {}", reg);
-  COHORT_CHECK(solver != SolverKind::conjugate_gradient || cg_steps >= 1, "als_solve: cg_steps must be >= 1, got {}",
-               cg_steps);
   const bool implicit = mode == AlsMode::implicit;
-  COHORT_CHECK(!implicit || gram != nullptr, "als_solve: implicit mode needs the Gram matrix y^T y");
   check_values(rows, implicit, "als_solve");
   if (rows.rows == 0) return;
 
@@ -352,15 +336,10 @@ void als_solve(CsrView rows, MatrixView<const float> y, const float* gram, float
 
 double als_loss(CsrView rows, MatrixView<const float> x, MatrixView<const float> y, const float* gram,
                 AlsMode mode) {
+  check_als_loss_args(rows, x, y, gram, mode);
   check_csr(rows, "als_loss");
-  check_matrix(x, "als_loss", "x");
-  check_matrix(y, "als_loss", "y");
   const int64_t f = y.cols;
-  COHORT_CHECK(y.rows == rows.cols, "als_loss: y has {} rows for a matrix of {} columns", y.rows, rows.cols);
-  COHORT_CHECK(x.rows == rows.rows && x.cols == f, "als_loss: x is {} x {}, expected {} x {}", x.rows, x.cols,
-               rows.rows, f);
   const bool implicit = mode == AlsMode::implicit;
-  COHORT_CHECK(!implicit || gram != nullptr || f == 0, "als_loss: implicit mode needs the Gram matrix y^T y");
   check_values(rows, implicit, "als_loss");
   if (rows.rows == 0) return 0.0;
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/cpu/csr_checks.hpp"
 #include "kernels/error.hpp"
@@ -56,21 +57,12 @@ int64_t count_not_greater(const T* a, int64_t n, T key) {
 
 BprStats bpr_epoch(CsrView user_items, MatrixView<float> users, MatrixView<float> items, float learning_rate,
                    float reg, int64_t samples, uint64_t seed) {
+  check_bpr_epoch_args(user_items, users, items, learning_rate, reg, samples);
   check_csr(user_items, "bpr_epoch");
   const int64_t f = users.cols;
-  COHORT_CHECK(users.rows == user_items.rows && users.ld >= f, "bpr_epoch: users is {} x {} (ld {}) for {} users",
-               users.rows, users.cols, users.ld, user_items.rows);
-  COHORT_CHECK(items.rows == user_items.cols && items.cols == f && items.ld >= f,
-               "bpr_epoch: items is {} x {} (ld {}), expected {} x {}", items.rows, items.cols, items.ld,
-               user_items.cols, f);
-  COHORT_CHECK(std::isfinite(learning_rate) && learning_rate >= 0.0f,
-               "bpr_epoch: learning_rate must be finite and >= 0, got {}", learning_rate);
-  COHORT_CHECK(std::isfinite(reg) && reg >= 0.0f, "bpr_epoch: reg must be finite and >= 0, got {}", reg);
-  COHORT_CHECK(samples >= 0, "bpr_epoch: samples must be >= 0, got {}", samples);
   // With no stored pair there is nothing to draw from; users without positives are never
   // drawn because a sample starts from a stored pair.
   if (user_items.nnz == 0 || samples == 0) return {};
-  COHORT_CHECK(f == 0 || (users.data != nullptr && items.data != nullptr), "bpr_epoch: factors are null");
 
   const int64_t* indptr = user_items.indptr;
   const int32_t* indices = user_items.indices;

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/error.hpp"
@@ -20,11 +21,8 @@ namespace {
 // for them costs more than it saves, and its idle threads spin beside the next BLAS call.
 constexpr int64_t kParallelElements = int64_t{1} << 22;
 
-void check_matrix(const char* what, MatrixView<const float> m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "gemm_nt: {} has shape {} x {} with ld {}", what,
-               m.rows, m.cols, m.ld);
-  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "gemm_nt: {} ({} x {}) has no data", what, m.rows,
-               m.cols);
+// cblas takes int sizes.
+void check_blas_range(const char* what, MatrixView<const float> m) {
   COHORT_CHECK(m.rows <= INT_MAX && m.cols <= INT_MAX && m.ld <= INT_MAX,
                "gemm_nt: {} ({} x {}, ld {}) exceeds the BLAS integer range", what, m.rows, m.cols, m.ld);
 }
@@ -37,13 +35,10 @@ void gemm_nt(float alpha, MatrixView<const float> a, MatrixView<const float> b, 
 
 void gemm_nt_on(int threads, float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
                 MatrixView<float> c) {
-  check_matrix("a", a);
-  check_matrix("b", b);
-  check_matrix("c", c);
-  COHORT_CHECK(a.cols == b.cols, "gemm_nt: a is {} x {} but b is {} x {} (inner dimensions differ)", a.rows, a.cols,
-               b.rows, b.cols);
-  COHORT_CHECK(c.rows == a.rows && c.cols == b.rows, "gemm_nt: c is {} x {}, expected {} x {}", c.rows, c.cols,
-               a.rows, b.rows);
+  check_gemm_nt_args(a, b, c);
+  check_blas_range("a", a);
+  check_blas_range("b", b);
+  check_blas_range("c", c);
   if (c.rows == 0 || c.cols == 0) return;
   if (a.cols == 0) {
     // An empty inner dimension leaves c = beta * c; beta == 0 overwrites, as BLAS does.
@@ -60,11 +55,8 @@ void gemm_nt_on(int threads, float alpha, MatrixView<const float> a, MatrixView<
 }
 
 void row_sq_norms(MatrixView<const float> x, float* out) {
-  COHORT_CHECK(x.rows >= 0 && x.cols >= 0 && x.ld >= x.cols, "row_sq_norms: bad shape {} x {} with ld {}", x.rows,
-               x.cols, x.ld);
+  check_row_sq_norms_args(x, out);
   if (x.rows == 0) return;
-  COHORT_CHECK(out != nullptr, "row_sq_norms: output is null for {} rows", x.rows);
-  COHORT_CHECK(x.data != nullptr || x.cols == 0, "row_sq_norms: x ({} x {}) has no data", x.rows, x.cols);
 #pragma omp parallel for schedule(static) if (x.rows * x.cols >= kParallelElements)
   for (int64_t i = 0; i < x.rows; ++i) {
     const float* row = x.row(i);
@@ -75,10 +67,8 @@ void row_sq_norms(MatrixView<const float> x, float* out) {
 }
 
 void normalize_rows(MatrixView<float> x) {
-  COHORT_CHECK(x.rows >= 0 && x.cols >= 0 && x.ld >= x.cols, "normalize_rows: bad shape {} x {} with ld {}", x.rows,
-               x.cols, x.ld);
+  check_normalize_rows_args(x);
   if (x.rows == 0 || x.cols == 0) return;
-  COHORT_CHECK(x.data != nullptr, "normalize_rows: x ({} x {}) has no data", x.rows, x.cols);
 #pragma omp parallel for schedule(static) if (x.rows * x.cols >= kParallelElements)
   for (int64_t i = 0; i < x.rows; ++i) {
     float* row = x.row(i);

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/error.hpp"
 
@@ -30,41 +31,15 @@ constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
 constexpr int64_t kSeedChunkRows = 1024;
 constexpr int64_t kSeedParallelWork = int64_t{1} << 24;
 
-void check_dense(const char* op, const char* what, MatrixView<const float> m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what,
-               m.rows, m.cols, m.ld);
-  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} ({} x {}) has no data", op, what, m.rows,
-               m.cols);
-}
-
-// k_offsets must start at 0, give every problem at least one centroid and end at total_k.
-void check_offsets(const char* op, const int64_t* k_offsets, int num_problems, int64_t total_k) {
-  COHORT_CHECK(num_problems >= 1, "{}: num_problems must be >= 1, got {}", op, num_problems);
-  COHORT_CHECK(k_offsets != nullptr, "{}: k_offsets is null", op);
-  COHORT_CHECK(k_offsets[0] == 0, "{}: k_offsets[0] is {}, expected 0", op, k_offsets[0]);
-  for (int b = 0; b < num_problems; ++b) {
-    COHORT_CHECK(k_offsets[b + 1] > k_offsets[b], "{}: problem {} has k = {} (k_offsets {} -> {})", op, b,
-                 k_offsets[b + 1] - k_offsets[b], k_offsets[b], k_offsets[b + 1]);
-  }
-  COHORT_CHECK(k_offsets[num_problems] == total_k, "{}: k_offsets ends at {} but there are {} centroids", op,
-               k_offsets[num_problems], total_k);
-}
-
 }  // namespace
 
 void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixView<const float> centroids,
                    const int64_t* k_offsets, int num_problems, int32_t* labels, float* best_dist,
                    float* second_dist) {
-  check_dense("kmeans_assign", "x", x);
-  check_dense("kmeans_assign", "centroids", centroids);
-  COHORT_CHECK(centroids.cols == x.cols, "kmeans_assign: centroids have {} columns, x has {}", centroids.cols,
-               x.cols);
-  check_offsets("kmeans_assign", k_offsets, num_problems, centroids.rows);
+  check_kmeans_assign_args(x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist);
   const int64_t n = x.rows;
   const int64_t total_k = centroids.rows;
   if (n == 0) return;
-  COHORT_CHECK(x_sq_norms != nullptr && labels != nullptr && best_dist != nullptr,
-               "kmeans_assign: x_sq_norms, labels and best_dist must not be null");
 
   // Serial on purpose, like the scan below: an OpenMP loop here would leave its threads
   // spinning on the cores the GEMM needs (kernels/cpu/gemm.hpp).
@@ -129,16 +104,11 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
 
 void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets, int num_problems,
                        double* sums, double* counts) {
-  check_dense("kmeans_accumulate", "x", x);
-  COHORT_CHECK(num_problems >= 1 && k_offsets != nullptr,
-               "kmeans_accumulate: needs k_offsets for num_problems >= 1 (got {})", num_problems);
+  check_kmeans_accumulate_args(x, labels, k_offsets, num_problems, sums, counts);
   const int64_t total_k = k_offsets[num_problems];
-  check_offsets("kmeans_accumulate", k_offsets, num_problems, total_k);
   const int64_t n = x.rows;
   const int64_t d = x.cols;
   if (n == 0) return;
-  COHORT_CHECK(labels != nullptr && sums != nullptr && counts != nullptr,
-               "kmeans_accumulate: labels, sums and counts must not be null");
 
   // Fixed chunks, each with its own partial sums (total_k x d, then total_k counts), reduced
   // in chunk order: the same bits whatever the thread count.
@@ -183,12 +153,8 @@ void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const i
 }
 
 void kmeans_finalize(const double* sums, const double* counts, MatrixView<float> centroids) {
-  COHORT_CHECK(centroids.rows >= 0 && centroids.cols >= 0 && centroids.ld >= centroids.cols,
-               "kmeans_finalize: centroids have shape {} x {} with ld {}", centroids.rows, centroids.cols,
-               centroids.ld);
-  if (centroids.rows == 0) return;
-  COHORT_CHECK(sums != nullptr && counts != nullptr && centroids.data != nullptr,
-               "kmeans_finalize: sums, counts and centroids must not be null");
+  check_kmeans_finalize_args(sums, counts, centroids);
+  if (centroids.rows == 0 || centroids.cols == 0) return;
   const int64_t d = centroids.cols;
   // total_k x d divisions: too little work to wake a thread team for.
   for (int64_t c = 0; c < centroids.rows; ++c) {
@@ -200,9 +166,7 @@ void kmeans_finalize(const double* sums, const double* counts, MatrixView<float>
 }
 
 void sum_per_problem(const float* values, int64_t n, int num_problems, double* out) {
-  COHORT_CHECK(n >= 0 && num_problems >= 0, "sum_per_problem: n = {}, num_problems = {}", n, num_problems);
-  if (num_problems == 0) return;
-  COHORT_CHECK(out != nullptr && (values != nullptr || n == 0), "sum_per_problem: values or out is null");
+  check_sum_per_problem_args(values, n, num_problems, out);
   // Each problem summed in index order: deterministic. One pass over B x n floats, on the
   // calling thread: cheaper than waking a thread team that then spins beside the next GEMM.
   for (int b = 0; b < num_problems; ++b) {
@@ -329,14 +293,7 @@ int64_t sample_row(const std::vector<double>& cumulative, const std::vector<floa
 
 void kmeans_plus_plus(MatrixView<const float> x, const float* x_sq_norms, int k, uint64_t seed,
                       MatrixView<float> centroids) {
-  check_dense("kmeans_plus_plus", "x", x);
-  COHORT_CHECK(k >= 1, "kmeans_plus_plus: k must be >= 1, got {}", k);
-  COHORT_CHECK(k <= x.rows, "kmeans_plus_plus: k = {} exceeds the {} rows of x", k, x.rows);
-  COHORT_CHECK(x_sq_norms != nullptr, "kmeans_plus_plus: x_sq_norms is null");
-  COHORT_CHECK(centroids.rows == k && centroids.cols == x.cols && centroids.ld >= centroids.cols &&
-                   centroids.data != nullptr,
-               "kmeans_plus_plus: centroids are {} x {}, expected {} x {}", centroids.rows, centroids.cols, k,
-               x.cols);
+  check_kmeans_plus_plus_args(x, x_sq_norms, k, centroids);
   const int64_t n = x.rows;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/cpu/topk.hpp"
 #include "kernels/error.hpp"
@@ -16,11 +17,8 @@
 namespace cohort::cpu {
 namespace {
 
-void check_csr(const char* what, const CsrView& m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.nnz >= 0, "topk_cosine: {} has shape {} x {} with {} entries", what,
-               m.rows, m.cols, m.nnz);
-  COHORT_CHECK(m.indptr != nullptr || m.rows == 0, "topk_cosine: {} has no indptr", what);
-  COHORT_CHECK(m.indices != nullptr || m.nnz == 0, "topk_cosine: {} has no indices", what);
+// The kernel walks indptr in host memory: it must span exactly the stored entries.
+void check_indptr_span(const char* what, const CsrView& m) {
   if (m.rows > 0) {
     COHORT_CHECK(m.indptr[0] == 0 && m.indptr[m.rows] == m.nnz,
                  "topk_cosine: {} indptr spans [{}, {}], expected [0, {}]", what, m.indptr[0], m.indptr[m.rows],
@@ -34,17 +32,11 @@ float value_at(const CsrView& m, int64_t p) { return m.values != nullptr ? m.val
 
 void topk_cosine(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k, bool exclude_self,
                  int32_t* out_index, float* out_score) {
-  check_csr("a", a);
-  check_csr("a_t", a_t);
-  COHORT_CHECK(a_t.rows == a.cols && a_t.cols == a.rows && a_t.nnz == a.nnz,
-               "topk_cosine: a_t is {} x {} with {} entries, not the transpose of a ({} x {} with {} entries)",
-               a_t.rows, a_t.cols, a_t.nnz, a.rows, a.cols, a.nnz);
-  COHORT_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= a.rows,
-               "topk_cosine: rows [{}, {}) outside the {} rows of a", row_begin, row_end, a.rows);
-  COHORT_CHECK(k >= 0, "topk_cosine: k must be >= 0, got {}", k);
+  check_topk_cosine_args(a, a_t, row_begin, row_end, k, out_index, out_score);
+  check_indptr_span("a", a);
+  check_indptr_span("a_t", a_t);
   const int64_t out_rows = row_end - row_begin;
   if (out_rows == 0 || k == 0) return;
-  COHORT_CHECK(out_index != nullptr && out_score != nullptr, "topk_cosine: output arrays are null");
 
   // Norms of every row of a: any row can be a neighbour.
   std::vector<double> norm(static_cast<std::size_t>(a.rows));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
@@ -47,20 +48,6 @@ __device__ float block_sum(float v, float* warp_part) {
   for (int w = 0; w < warps; ++w) total += warp_part[w];
   __syncthreads();
   return total;
-}
-
-void check_csr(const char* op, const CsrView& m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.nnz >= 0, "{}: bad CSR shape {} x {} with {} entries", op, m.rows,
-               m.cols, m.nnz);
-  COHORT_CHECK(m.indptr != nullptr || m.rows == 0, "{}: CSR indptr is null", op);
-  COHORT_CHECK(m.indices != nullptr || m.nnz == 0, "{}: CSR indices are null with {} entries", op, m.nnz);
-}
-
-void check_matrix(const char* op, const char* what, MatrixView<const float> m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what, m.rows,
-               m.cols, m.ld);
-  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} ({} x {}) has no data", op, what, m.rows,
-               m.cols);
 }
 
 // Shared layout: [A: f*f when in shared] b[f] diag0[f] ys[kRankChunk*f] w[kRankChunk] v[kRankChunk].
@@ -319,10 +306,9 @@ __global__ void ordered_sum_kernel(const double* values, int64_t n, double* out)
 }  // namespace
 
 void gram(DeviceContext& ctx, MatrixView<const float> y, float* out) {
-  check_matrix("gram", "y", y);
+  check_gram_args(y, out);
   const int64_t f = y.cols;
   if (f == 0) return;
-  COHORT_CHECK(out != nullptr, "gram: out is null for f = {}", f);
   COHORT_CHECK(f <= INT32_MAX && y.rows <= INT32_MAX && y.ld <= INT32_MAX, "gram: y is too large for cuBLAS");
   if (y.rows == 0) {
     COHORT_CUDA_CHECK(cudaMemsetAsync(out, 0, static_cast<size_t>(f * f) * sizeof(float), ctx.stream()));
@@ -339,19 +325,10 @@ void gram(DeviceContext& ctx, MatrixView<const float> y, float* out) {
 
 void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, const float* gram, float reg, AlsMode mode,
                SolverKind solver, int cg_steps, MatrixView<float> x) {
-  check_csr("als_solve", rows);
-  check_matrix("als_solve", "y", y);
-  check_matrix("als_solve", "x", x);
+  check_als_solve_args(rows, y, gram, reg, mode, solver, cg_steps, x);
   const int64_t f = y.cols;
-  COHORT_CHECK(y.rows == rows.cols, "als_solve: y has {} rows for a matrix of {} columns", y.rows, rows.cols);
-  COHORT_CHECK(x.rows == rows.rows && x.cols == f, "als_solve: x is {} x {}, expected {} x {}", x.rows, x.cols,
-               rows.rows, f);
-  COHORT_CHECK(f >= 1 && f <= 4096, "als_solve: factors must be in [1, 4096], got {}", f);
-  COHORT_CHECK(std::isfinite(reg) && reg >= 0.0f, "als_solve: reg must be finite and >= 0, got {}", reg);
-  COHORT_CHECK(solver != SolverKind::conjugate_gradient || cg_steps >= 1, "als_solve: cg_steps must be >= 1, got {}",
-               cg_steps);
+  COHORT_CHECK(f <= 4096, "als_solve: factors must be in [1, 4096] on the GPU, got {}", f);
   const bool implicit = mode == AlsMode::implicit;
-  COHORT_CHECK(!implicit || gram != nullptr, "als_solve: implicit mode needs the Gram matrix y^T y");
   if (rows.rows == 0) return;
 
   const SolveArgs args{rows, y.data, y.ld, y.rows, implicit ? gram : nullptr, reg, implicit, static_cast<int>(f),
@@ -396,15 +373,9 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
 
 double als_loss(DeviceContext& ctx, CsrView rows, MatrixView<const float> x, MatrixView<const float> y,
                 const float* gram, AlsMode mode) {
-  check_csr("als_loss", rows);
-  check_matrix("als_loss", "x", x);
-  check_matrix("als_loss", "y", y);
+  check_als_loss_args(rows, x, y, gram, mode);
   const int64_t f = y.cols;
-  COHORT_CHECK(y.rows == rows.cols, "als_loss: y has {} rows for a matrix of {} columns", y.rows, rows.cols);
-  COHORT_CHECK(x.rows == rows.rows && x.cols == f, "als_loss: x is {} x {}, expected {} x {}", x.rows, x.cols,
-               rows.rows, f);
   const bool implicit = mode == AlsMode::implicit;
-  COHORT_CHECK(!implicit || gram != nullptr || f == 0, "als_loss: implicit mode needs the Gram matrix y^T y");
   if (rows.rows == 0) return 0.0;
   DeviceScratch<double> row_loss(ctx, rows.rows);
   DeviceScratch<double> total(ctx, 1);

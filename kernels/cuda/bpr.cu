@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
@@ -89,22 +90,10 @@ __global__ void bpr_kernel(CsrView ui, float* users, int64_t users_ld, float* it
 
 BprStats bpr_epoch(DeviceContext& ctx, CsrView user_items, MatrixView<float> users, MatrixView<float> items,
                    float learning_rate, float reg, int64_t samples, uint64_t seed) {
-  COHORT_CHECK(user_items.rows >= 0 && user_items.cols >= 0 && user_items.nnz >= 0,
-               "bpr_epoch: bad CSR shape {} x {} with {} entries", user_items.rows, user_items.cols, user_items.nnz);
+  check_bpr_epoch_args(user_items, users, items, learning_rate, reg, samples);
   const int64_t f = users.cols;
-  COHORT_CHECK(users.rows == user_items.rows && users.ld >= f, "bpr_epoch: users is {} x {} (ld {}) for {} users",
-               users.rows, users.cols, users.ld, user_items.rows);
-  COHORT_CHECK(items.rows == user_items.cols && items.cols == f && items.ld >= f,
-               "bpr_epoch: items is {} x {} (ld {}), expected {} x {}", items.rows, items.cols, items.ld,
-               user_items.cols, f);
-  COHORT_CHECK(std::isfinite(learning_rate) && learning_rate >= 0.0f,
-               "bpr_epoch: learning_rate must be finite and >= 0, got {}", learning_rate);
-  COHORT_CHECK(std::isfinite(reg) && reg >= 0.0f, "bpr_epoch: reg must be finite and >= 0, got {}", reg);
-  COHORT_CHECK(samples >= 0, "bpr_epoch: samples must be >= 0, got {}", samples);
   COHORT_CHECK(f <= INT32_MAX, "bpr_epoch: {} factors", f);
   if (user_items.nnz == 0 || samples == 0) return {};
-  COHORT_CHECK(user_items.indptr != nullptr && user_items.indices != nullptr, "bpr_epoch: CSR arrays are null");
-  COHORT_CHECK(f == 0 || (users.data != nullptr && items.data != nullptr), "bpr_epoch: factors are null");
 
   DeviceScratch<Counters> counters(ctx, 1);
   COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, sizeof(Counters), ctx.stream()));

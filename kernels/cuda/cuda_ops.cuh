@@ -19,8 +19,10 @@ void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, 
                  bool exclude_self, int32_t* out_index, float* out_score);
 void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
                            bool exclude_self, int32_t* out_index, float* out_score);
-// Shared by both: the argument checks, and the Euclidean norm of every row of a (a.rows floats).
-void check_topk_cosine_args(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k);
+// Shared by both: the argument checks (check_topk_cosine_args of kernels/backend_checks.hpp
+// plus the GPU limits), and the Euclidean norm of every row of a (a.rows floats).
+void check_topk_cosine_gpu_args(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
+                                const int32_t* out_index, const float* out_score);
 void topk_cosine_row_norms(DeviceContext& ctx, CsrView a, float* norm);
 
 // als.cu

@@ -1,16 +1,10 @@
 // Dense helpers: GEMM through cuBLAS, row norms and row normalisation.
+#include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace cohort::cuda {
 namespace {
-
-void check_dense(const char* op, const char* what, MatrixView<const float> m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what, m.rows,
-               m.cols, m.ld);
-  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} ({} x {}) has no data", op, what, m.rows,
-               m.cols);
-}
 
 __global__ void scale_kernel(float beta, float* c, int64_t rows, int64_t cols, int64_t ld) {
   for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < rows * cols; e += int64_t{gridDim.x} * blockDim.x) {
@@ -51,12 +45,7 @@ __global__ void normalize_rows_kernel(float* x, int64_t rows, int64_t cols, int6
 
 void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
              MatrixView<float> c) {
-  check_dense("gemm_nt", "a", a);
-  check_dense("gemm_nt", "b", b);
-  check_dense("gemm_nt", "c", c);
-  COHORT_CHECK(a.cols == b.cols && c.rows == a.rows && c.cols == b.rows,
-               "gemm_nt: a {} x {}, b {} x {} and c {} x {} do not fit c = a b^T", a.rows, a.cols, b.rows, b.cols,
-               c.rows, c.cols);
+  check_gemm_nt_args(a, b, c);
   COHORT_CHECK(a.rows <= INT32_MAX && b.rows <= INT32_MAX && a.cols <= INT32_MAX && a.ld <= INT32_MAX &&
                    b.ld <= INT32_MAX && c.ld <= INT32_MAX,
                "gemm_nt: a dimension exceeds cuBLAS's int range");
@@ -75,15 +64,14 @@ void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixV
 }
 
 void row_sq_norms(DeviceContext& ctx, MatrixView<const float> x, float* out) {
-  check_dense("row_sq_norms", "x", x);
+  check_row_sq_norms_args(x, out);
   if (x.rows == 0) return;
-  COHORT_CHECK(out != nullptr, "row_sq_norms: out is null");
   row_sq_norms_kernel<<<grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream()>>>(x.data, x.rows, x.cols, x.ld, out);
   COHORT_CUDA_CHECK_LAUNCH();
 }
 
 void normalize_rows(DeviceContext& ctx, MatrixView<float> x) {
-  check_dense("normalize_rows", "x", x);
+  check_normalize_rows_args(x);
   if (x.rows == 0 || x.cols == 0) return;
   normalize_rows_kernel<<<grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream()>>>(x.data, x.rows, x.cols, x.ld);
   COHORT_CUDA_CHECK_LAUNCH();

@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
@@ -26,23 +27,8 @@ constexpr int kChunkThreads = 256;
 constexpr int kMaxTrials = 32;
 constexpr int kBadLabel = 1;
 
-void check_dense(const char* op, const char* what, MatrixView<const float> m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.ld >= m.cols, "{}: {} has shape {} x {} with ld {}", op, what, m.rows,
-               m.cols, m.ld);
-  COHORT_CHECK(m.data != nullptr || m.rows == 0 || m.cols == 0, "{}: {} ({} x {}) has no data", op, what, m.rows,
-               m.cols);
-}
-
-void check_offsets(const char* op, const int64_t* k_offsets, int num_problems, int64_t total_k) {
-  COHORT_CHECK(num_problems >= 1, "{}: num_problems must be >= 1, got {}", op, num_problems);
-  COHORT_CHECK(k_offsets != nullptr, "{}: k_offsets is null", op);
-  COHORT_CHECK(k_offsets[0] == 0, "{}: k_offsets[0] is {}, expected 0", op, k_offsets[0]);
-  for (int b = 0; b < num_problems; ++b) {
-    COHORT_CHECK(k_offsets[b + 1] > k_offsets[b], "{}: problem {} has k = {} (k_offsets {} -> {})", op, b,
-                 k_offsets[b + 1] - k_offsets[b], k_offsets[b], k_offsets[b + 1]);
-  }
-  COHORT_CHECK(k_offsets[num_problems] == total_k, "{}: k_offsets ends at {} but there are {} centroids", op,
-               k_offsets[num_problems], total_k);
+// The GPU kernels index centroids with int32.
+void check_total_k(const char* op, int64_t total_k) {
   COHORT_CHECK(total_k < INT32_MAX, "{}: {} centroids exceed the int32 range", op, total_k);
 }
 
@@ -372,15 +358,11 @@ __global__ void fill_kernel(float* v, int64_t n, float value) {
 void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
                    MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
                    float* best_dist, float* second_dist) {
-  check_dense("kmeans_assign", "x", x);
-  check_dense("kmeans_assign", "centroids", centroids);
-  COHORT_CHECK(centroids.cols == x.cols, "kmeans_assign: centroids have {} columns, x has {}", centroids.cols, x.cols);
-  check_offsets("kmeans_assign", k_offsets, num_problems, centroids.rows);
+  check_kmeans_assign_args(x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist);
+  check_total_k("kmeans_assign", centroids.rows);
   const int64_t n = x.rows;
   const int64_t total_k = centroids.rows;
   if (n == 0) return;
-  COHORT_CHECK(x_sq_norms != nullptr && labels != nullptr && best_dist != nullptr,
-               "kmeans_assign: x_sq_norms, labels and best_dist must not be null");
 
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceScratch<float> c_sq(ctx, total_k);
@@ -401,16 +383,12 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
 
 void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets,
                        int num_problems, double* sums, double* counts) {
-  check_dense("kmeans_accumulate", "x", x);
-  COHORT_CHECK(num_problems >= 1 && k_offsets != nullptr,
-               "kmeans_accumulate: needs k_offsets for num_problems >= 1 (got {})", num_problems);
+  check_kmeans_accumulate_args(x, labels, k_offsets, num_problems, sums, counts);
   const int64_t total_k = k_offsets[num_problems];
-  check_offsets("kmeans_accumulate", k_offsets, num_problems, total_k);
+  check_total_k("kmeans_accumulate", total_k);
   const int64_t n = x.rows;
   const int64_t d = x.cols;
   if (n == 0) return;
-  COHORT_CHECK(labels != nullptr && sums != nullptr && counts != nullptr,
-               "kmeans_accumulate: labels, sums and counts must not be null");
   const int64_t count = n * num_problems;
   COHORT_CHECK(n <= INT32_MAX && count <= INT32_MAX, "kmeans_accumulate: {} rows x {} problems is too many", n,
                num_problems);
@@ -454,12 +432,8 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
 }
 
 void kmeans_finalize(DeviceContext& ctx, const double* sums, const double* counts, MatrixView<float> centroids) {
-  COHORT_CHECK(centroids.rows >= 0 && centroids.cols >= 0 && centroids.ld >= centroids.cols,
-               "kmeans_finalize: centroids have shape {} x {} with ld {}", centroids.rows, centroids.cols,
-               centroids.ld);
+  check_kmeans_finalize_args(sums, counts, centroids);
   if (centroids.rows == 0 || centroids.cols == 0) return;
-  COHORT_CHECK(sums != nullptr && counts != nullptr && centroids.data != nullptr,
-               "kmeans_finalize: sums, counts and centroids must not be null");
   const int64_t e = centroids.rows * centroids.cols;
   finalize_kernel<<<grid_for(ctx, e, 256), 256, 0, ctx.stream()>>>(sums, counts, centroids.data, centroids.rows,
                                                                    centroids.cols, centroids.ld);
@@ -467,9 +441,8 @@ void kmeans_finalize(DeviceContext& ctx, const double* sums, const double* count
 }
 
 void sum_per_problem(DeviceContext& ctx, const float* values, int64_t n, int num_problems, double* out_host) {
-  COHORT_CHECK(n >= 0 && num_problems >= 0, "sum_per_problem: n = {}, num_problems = {}", n, num_problems);
+  check_sum_per_problem_args(values, n, num_problems, out_host);
   if (num_problems == 0) return;
-  COHORT_CHECK(out_host != nullptr && (values != nullptr || n == 0), "sum_per_problem: values or out is null");
   if (n == 0) {
     std::fill(out_host, out_host + num_problems, 0.0);
     return;
@@ -484,13 +457,7 @@ void sum_per_problem(DeviceContext& ctx, const float* values, int64_t n, int num
 
 void kmeans_plus_plus(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms, int k, uint64_t seed,
                       MatrixView<float> centroids) {
-  check_dense("kmeans_plus_plus", "x", x);
-  COHORT_CHECK(k >= 1, "kmeans_plus_plus: k must be >= 1, got {}", k);
-  COHORT_CHECK(k <= x.rows, "kmeans_plus_plus: k = {} exceeds the {} rows of x", k, x.rows);
-  COHORT_CHECK(x_sq_norms != nullptr, "kmeans_plus_plus: x_sq_norms is null");
-  COHORT_CHECK(centroids.rows == k && centroids.cols == x.cols && centroids.ld >= centroids.cols &&
-                   centroids.data != nullptr,
-               "kmeans_plus_plus: centroids are {} x {}, expected {} x {}", centroids.rows, centroids.cols, k, x.cols);
+  check_kmeans_plus_plus_args(x, x_sq_norms, k, centroids);
   const int64_t n = x.rows;
   const int64_t d = x.cols;
   cudaStream_t stream = ctx.stream();

@@ -7,6 +7,7 @@
 //               a list of touched items); candidates are the touched, non-excluded items.
 #include <algorithm>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
@@ -18,14 +19,6 @@ constexpr int64_t kScoreMaxTile = 4096;
 constexpr int64_t kKnnScratchBytes = int64_t{1} << 30;
 constexpr int kBadGroup = 1;
 constexpr int kBadIndex = 2;
-
-void check_exclude(const char* op, const CsrView& exclude, int64_t rows, int64_t items) {
-  if (exclude.rows == 0) return;
-  COHORT_CHECK(exclude.rows == rows && exclude.cols == items, "{}: exclude is {} x {}, expected {} x {} (or 0 rows)",
-               op, exclude.rows, exclude.cols, rows, items);
-  COHORT_CHECK(exclude.indptr != nullptr && (exclude.indices != nullptr || exclude.nnz == 0),
-               "{}: exclude has no indptr or indices", op);
-}
 
 // Marks row u's excluded items in the tile with -inf; a block per row.
 __global__ void mask_excluded_kernel(CsrView exclude, int64_t row0, int64_t rows, int64_t items, float* tile) {
@@ -188,29 +181,10 @@ __global__ void __launch_bounds__(kTopkThreads)
 
 void score_topk(DeviceContext& ctx, const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k,
                 int32_t* out_index, float* out_score) {
-  const bool has_dot = terms.user_factors.data != nullptr;
-  const bool has_group = terms.group_scores.data != nullptr;
-  COHORT_CHECK(rows >= 0 && items >= 0 && k >= 0, "score_topk: rows = {}, items = {}, k = {}", rows, items, k);
+  check_score_topk_args(terms, rows, items, exclude, k, out_index, out_score);
   COHORT_CHECK(k <= kMaxTopK, "score_topk: k = {} exceeds the GPU limit of {}", k, kMaxTopK);
-  COHORT_CHECK(has_dot || has_group, "score_topk: neither user factors nor group scores were given");
-  if (has_dot) {
-    const auto& u = terms.user_factors;
-    const auto& v = terms.item_factors;
-    COHORT_CHECK(v.data != nullptr, "score_topk: user factors given without item factors");
-    COHORT_CHECK(u.rows == rows && v.rows == items && u.cols == v.cols,
-                 "score_topk: user factors {} x {} and item factors {} x {} do not fit {} users x {} items", u.rows,
-                 u.cols, v.rows, v.cols, rows, items);
-  }
-  if (has_group) {
-    const auto& g = terms.group_scores;
-    COHORT_CHECK(g.cols == items && g.ld >= g.cols, "score_topk: group scores are {} x {}, expected {} items", g.rows,
-                 g.cols, items);
-    COHORT_CHECK(terms.user_group != nullptr || rows == 0, "score_topk: group scores given without user_group");
-  }
-  check_exclude("score_topk", exclude, rows, items);
   if (rows == 0 || k == 0) return;
-  COHORT_CHECK(out_index != nullptr && out_score != nullptr, "score_topk: output arrays are null");
-  COHORT_CHECK(items <= INT32_MAX, "score_topk: {} items exceed the int32 index range", items);
+  const bool has_dot = terms.user_factors.data != nullptr;
 
   const int64_t tile_rows = std::clamp(kScoreScratchFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreMaxTile);
   DeviceScratch<float> tile(ctx, std::min(tile_rows, rows) * items);
@@ -244,20 +218,11 @@ void score_topk(DeviceContext& ctx, const ScoreTerms& terms, int64_t rows, int64
 void knn_score_topk(DeviceContext& ctx, CsrView user_items, const int32_t* neighbour_index,
                     const float* neighbour_score, int neighbours, int64_t items, CsrView exclude, int k,
                     int32_t* out_index, float* out_score) {
-  COHORT_CHECK(user_items.rows >= 0 && items >= 0 && k >= 0 && neighbours >= 0,
-               "knn_score_topk: rows = {}, items = {}, neighbours = {}, k = {}", user_items.rows, items, neighbours, k);
+  check_knn_score_topk_args(user_items, neighbour_index, neighbour_score, neighbours, items, exclude, k, out_index,
+                            out_score);
   COHORT_CHECK(k <= kMaxTopK, "knn_score_topk: k = {} exceeds the GPU limit of {}", k, kMaxTopK);
-  COHORT_CHECK(user_items.cols == items, "knn_score_topk: user_items has {} columns for {} items", user_items.cols,
-               items);
-  COHORT_CHECK(user_items.indptr != nullptr || user_items.rows == 0, "knn_score_topk: user_items has no indptr");
-  COHORT_CHECK(user_items.indices != nullptr || user_items.nnz == 0, "knn_score_topk: user_items has no indices");
-  COHORT_CHECK((neighbour_index != nullptr && neighbour_score != nullptr) || neighbours == 0 || items == 0,
-               "knn_score_topk: neighbour lists are null");
-  COHORT_CHECK(items <= INT32_MAX, "knn_score_topk: {} items exceed the int32 index range", items);
-  check_exclude("knn_score_topk", exclude, user_items.rows, items);
   const int64_t rows = user_items.rows;
   if (rows == 0 || k == 0) return;
-  COHORT_CHECK(out_index != nullptr && out_score != nullptr, "knn_score_topk: output arrays are null");
 
   const KnnArgs args{user_items, neighbour_index, neighbour_score, neighbours, items, exclude, k};
   DeviceFlag flag(ctx);

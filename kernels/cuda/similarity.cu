@@ -10,6 +10,7 @@
 // Scores are normalised by the precomputed row norms and selected by block_topk.
 #include <algorithm>
 
+#include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
@@ -21,11 +22,8 @@ constexpr int kHashMaxKeys = kHashSlots / 2;  // load factor <= 1/2
 constexpr int64_t kDenseScratchBytes = int64_t{1} << 30;
 constexpr int kBadIndex = 1;
 
-void check_csr(const char* what, const CsrView& m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.nnz >= 0, "topk_cosine: {} has shape {} x {} with {} entries", what,
-               m.rows, m.cols, m.nnz);
-  COHORT_CHECK(m.indptr != nullptr || m.rows == 0, "topk_cosine: {} has no indptr", what);
-  COHORT_CHECK(m.indices != nullptr || m.nnz == 0, "topk_cosine: {} has no indices", what);
+// The kernels index rows with int32.
+void check_rows_int32(const char* what, const CsrView& m) {
   COHORT_CHECK(m.rows <= INT32_MAX, "topk_cosine: {} has {} rows, beyond the int32 index range", what, m.rows);
 }
 
@@ -186,23 +184,19 @@ void topk_cosine_row_norms(DeviceContext& ctx, CsrView a, float* norm) {
   COHORT_CUDA_CHECK_LAUNCH();
 }
 
-void check_topk_cosine_args(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k) {
-  check_csr("a", a);
-  check_csr("a_t", a_t);
-  COHORT_CHECK(a_t.rows == a.cols && a_t.cols == a.rows && a_t.nnz == a.nnz,
-               "topk_cosine: a_t is {} x {} with {} entries, not the transpose of a ({} x {} with {} entries)",
-               a_t.rows, a_t.cols, a_t.nnz, a.rows, a.cols, a.nnz);
-  COHORT_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= a.rows,
-               "topk_cosine: rows [{}, {}) outside the {} rows of a", row_begin, row_end, a.rows);
-  COHORT_CHECK(k >= 0 && k <= kMaxTopK, "topk_cosine: k must be in [0, {}], got {}", kMaxTopK, k);
+void check_topk_cosine_gpu_args(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
+                                const int32_t* out_index, const float* out_score) {
+  check_topk_cosine_args(a, a_t, row_begin, row_end, k, out_index, out_score);
+  check_rows_int32("a", a);
+  check_rows_int32("a_t", a_t);
+  COHORT_CHECK(k <= kMaxTopK, "topk_cosine: k must be in [0, {}], got {}", kMaxTopK, k);
 }
 
 void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
                  bool exclude_self, int32_t* out_index, float* out_score) {
-  check_topk_cosine_args(a, a_t, row_begin, row_end, k);
+  check_topk_cosine_gpu_args(a, a_t, row_begin, row_end, k, out_index, out_score);
   const int64_t out_rows = row_end - row_begin;
   if (out_rows == 0 || k == 0) return;
-  COHORT_CHECK(out_index != nullptr && out_score != nullptr, "topk_cosine: output arrays are null");
 
   DeviceScratch<float> norm(ctx, a.rows);
   topk_cosine_row_norms(ctx, a, norm.data());

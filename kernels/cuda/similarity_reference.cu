@@ -86,7 +86,7 @@ void run_cub(DeviceContext& ctx, SortCall call) {
 
 void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
                            bool exclude_self, int32_t* out_index, float* out_score) {
-  check_topk_cosine_args(a, a_t, row_begin, row_end, k);
+  check_topk_cosine_gpu_args(a, a_t, row_begin, row_end, k, out_index, out_score);
   const int64_t rows = row_end - row_begin;
   if (rows == 0 || k == 0) return;
   COHORT_CHECK(a.nnz <= INT32_MAX, "topk_cosine_reference: {} entries exceed cuSPARSE's int32 indices", a.nnz);
