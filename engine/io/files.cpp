@@ -106,10 +106,13 @@ void write_file_atomically(const std::string& path, const std::function<void(std
   if (std::rename(temp.c_str(), path.c_str()) != 0) fail("cannot rename " + temp + " to it", errno);
 }
 
-void write_npy(const std::string& path, const Matrix& m) {
-  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.data.size() == static_cast<size_t>(m.rows * m.cols),
-               "write_npy {}: matrix {} x {} holds {} values", path, m.rows, m.cols, m.data.size());
-  std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.cols);
+namespace {
+
+// The .npy v1.0 frame around `bytes` of raw little-endian data: descr is the dtype ('<f4'),
+// shape the tuple text ("(3, 4)" or "(5,)").
+void write_npy_array(const std::string& path, const std::string& descr, const std::string& shape, const void* data,
+                     size_t bytes) {
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   // magic (6) + version (2) + header length (2) + dict + spaces + '\n' = a multiple of 64.
   const size_t prefix = sizeof(kNpyMagic) + 4;
   size_t total = prefix + dict.size() + 1;
@@ -125,10 +128,26 @@ void write_npy(const std::string& path, const Matrix& m) {
     const char len[2] = {static_cast<char>(header_len & 0xFF), static_cast<char>(header_len >> 8)};
     out.write(len, 2);
     out.write(dict.data(), static_cast<std::streamsize>(dict.size()));
-    out.write(reinterpret_cast<const char*>(m.data.data()),
-              static_cast<std::streamsize>(m.data.size() * sizeof(float)));
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
   });
 }
+
+template <class T>
+void write_npy_vector(const std::string& path, const char* descr, const std::vector<T>& v) {
+  write_npy_array(path, descr, fmt::format("({},)", v.size()), v.data(), v.size() * sizeof(T));
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, const Matrix& m) {
+  COHORT_CHECK(m.rows >= 0 && m.cols >= 0 && m.data.size() == static_cast<size_t>(m.rows * m.cols),
+               "write_npy {}: matrix {} x {} holds {} values", path, m.rows, m.cols, m.data.size());
+  write_npy_array(path, "<f4", fmt::format("({}, {})", m.rows, m.cols), m.data.data(), m.data.size() * sizeof(float));
+}
+
+void write_npy(const std::string& path, const std::vector<float>& v) { write_npy_vector(path, "<f4", v); }
+void write_npy(const std::string& path, const std::vector<int32_t>& v) { write_npy_vector(path, "<i4", v); }
+void write_npy(const std::string& path, const std::vector<int64_t>& v) { write_npy_vector(path, "<i8", v); }
 
 Matrix read_npy(const std::string& path) {
   errno = 0;

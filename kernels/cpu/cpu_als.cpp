@@ -4,7 +4,8 @@
 // Each row u solves (with w_ui = c_ui - 1 and b_u = sum_i c_ui y_i for implicit feedback,
 // Hu, Koren, Volinsky 2008; w_ui = 1 and b_u = sum_i r_ui y_i for explicit ratings):
 //   A_u x_u = b_u,   A_u = [YtY] + reg I + sum_i w_ui y_i y_i^T
-// The systems are built and solved in double; only the upper triangle of A_u is formed.
+// Cholesky builds and solves the systems in double (only the upper triangle of A_u is formed);
+// conjugate gradient runs in float without forming A_u.
 
 #include <algorithm>
 #include <cmath>
@@ -145,8 +146,14 @@ COHORT_HOT_CLONES void cholesky_solve(const double* __restrict u, const double* 
 // Per-thread scratch for one row's system.
 struct RowScratch {
   explicit RowScratch(int64_t f)
-      : a(f * f), diag(f), rhs(f), sol(f), ys(kRankBlock * f), r(f), p(f), ap(f) {}
-  std::vector<double> a, diag, rhs, sol, ys, r, p, ap;
+      : a(f * f), diag(f), rhs(f), sol(f), ys(kRankBlock * f) {}
+  std::vector<double> a, diag, rhs, sol, ys;
+};
+
+// Per-thread scratch for one row's conjugate-gradient solve (float).
+struct CgScratch {
+  explicit CgScratch(int64_t f) : rhs(f), r(f), p(f), ap(f) {}
+  std::vector<float> rhs, r, p, ap;
 };
 
 // Everything a row solve needs that is shared by all rows.
@@ -199,22 +206,6 @@ void build_system(const SolveSetup& s, int64_t begin, int64_t end, RowScratch& t
   if (filled > 0) add_rank(filled, a, t.ys.data(), w, f, 0);
 }
 
-// out = A_u v without forming A_u: [gram v] + reg v + sum_i w_ui (y_i . v) y_i.
-COHORT_HOT_CLONES void apply_system(const SolveSetup& s, int64_t begin, int64_t end, const double* v, double* out) {
-  const int64_t f = s.f;
-  for (int64_t p = 0; p < f; ++p) {
-    const double g = s.gram != nullptr ? dot(s.gram + p * f, v, f) : 0.0;
-    out[p] = g + s.reg * v[p];
-  }
-  for (int64_t k = begin; k < end; ++k) {
-    const double wk = s.weight(s.value(k));
-    if (wk == 0.0) continue;
-    const float* yi = s.y.row(s.rows.indices[k]);
-    const double c = wk * dot(yi, v, f);
-    for (int64_t q = 0; q < f; ++q) out[q] += c * static_cast<double>(yi[q]);
-  }
-}
-
 // Returns false when the system is not positive definite.
 bool solve_cholesky(const SolveSetup& s, int64_t begin, int64_t end, RowScratch& t, float* x) {
   build_system(s, begin, end, t);
@@ -225,37 +216,76 @@ bool solve_cholesky(const SolveSetup& s, int64_t begin, int64_t end, RowScratch&
   return true;
 }
 
-// Conjugate gradient warm-started from x: r = b - A x, p = r, then `steps` CG steps.
-void solve_cg(const SolveSetup& s, int64_t begin, int64_t end, int steps, RowScratch& t, float* x) {
+COHORT_HOT_CLONES float dot_f(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t q = 0; q < n; ++q) s += a[q] * b[q];
+  return s;
+}
+
+// out = A_u v without forming A_u: [gram v] + reg v + sum_i w_ui (y_i . v) y_i. The gram term
+// is summed as columns (gram is symmetric), so every loop is a contiguous axpy.
+COHORT_HOT_CLONES void apply_system_f(const SolveSetup& s, const float* __restrict gram, int64_t begin, int64_t end,
+                                      const float* __restrict v, float* __restrict out) {
   const int64_t f = s.f;
-  double* sol = t.sol.data();
-  double* r = t.r.data();
-  double* p = t.p.data();
-  double* ap = t.ap.data();
-  for (int64_t q = 0; q < f; ++q) sol[q] = x[q];
-  build_rhs(s, begin, end, t.rhs.data());
-  const double tiny = kCgRelativeTolerance * kCgRelativeTolerance * dot(t.rhs.data(), t.rhs.data(), f);
-  apply_system(s, begin, end, sol, ap);
+  const float reg = static_cast<float>(s.reg);
+  for (int64_t q = 0; q < f; ++q) out[q] = reg * v[q];
+  if (gram != nullptr)
+    for (int64_t p = 0; p < f; ++p) {
+      const float vp = v[p];
+      const float* __restrict g = gram + p * f;
+      for (int64_t q = 0; q < f; ++q) out[q] += vp * g[q];
+    }
+  for (int64_t k = begin; k < end; ++k) {
+    const float wk = static_cast<float>(s.weight(s.value(k)));
+    if (wk == 0.0f) continue;
+    const float* __restrict yi = s.y.row(s.rows.indices[k]);
+    const float c = wk * dot_f(yi, v, f);
+    for (int64_t q = 0; q < f; ++q) out[q] += c * yi[q];
+  }
+}
+
+// b_u = sum_i v_ui y_i in float (the CG path).
+COHORT_HOT_CLONES void build_rhs_f(const SolveSetup& s, int64_t begin, int64_t end, float* __restrict b) {
+  std::fill(b, b + s.f, 0.0f);
+  for (int64_t k = begin; k < end; ++k) {
+    const float v = static_cast<float>(s.value(k));
+    const float* __restrict yi = s.y.row(s.rows.indices[k]);
+    for (int64_t q = 0; q < s.f; ++q) b[q] += v * yi[q];
+  }
+}
+
+// Conjugate gradient warm-started from x: r = b - A x, p = r, then `steps` CG steps. In float,
+// as implicit does: a few steps from a warm start do not need double's precision, and float
+// doubles the SIMD width of the matrix-vector products that dominate it.
+void solve_cg(const SolveSetup& s, const float* gram, int64_t begin, int64_t end, int steps, CgScratch& t, float* x) {
+  const int64_t f = s.f;
+  float* r = t.r.data();
+  float* p = t.p.data();
+  float* ap = t.ap.data();
+  float* b = t.rhs.data();
+  build_rhs_f(s, begin, end, b);
+  const float tiny = static_cast<float>(kCgRelativeTolerance * kCgRelativeTolerance) * dot_f(b, b, f);
+  apply_system_f(s, gram, begin, end, x, ap);
   for (int64_t q = 0; q < f; ++q) {
-    r[q] = t.rhs[q] - ap[q];
+    r[q] = b[q] - ap[q];
     p[q] = r[q];
   }
-  double rs = dot(r, r, f);
+  float rs = dot_f(r, r, f);
   for (int step = 0; step < steps && rs > tiny; ++step) {
-    apply_system(s, begin, end, p, ap);
-    const double pap = dot(p, ap, f);
-    if (!(pap > 0.0)) break;  // p = 0 or an indefinite system: no step is defined
-    const double alpha = rs / pap;
+    apply_system_f(s, gram, begin, end, p, ap);
+    const float pap = dot_f(p, ap, f);
+    if (!(pap > 0.0f)) break;  // p = 0 or an indefinite system: no step is defined
+    const float alpha = rs / pap;
     for (int64_t q = 0; q < f; ++q) {
-      sol[q] += alpha * p[q];
+      x[q] += alpha * p[q];
       r[q] -= alpha * ap[q];
     }
-    const double rs_next = dot(r, r, f);
-    const double beta = rs_next / rs;
+    const float rs_next = dot_f(r, r, f);
+    const float beta = rs_next / rs;
     for (int64_t q = 0; q < f; ++q) p[q] = r[q] + beta * p[q];
     rs = rs_next;
   }
-  for (int64_t q = 0; q < f; ++q) x[q] = static_cast<float>(sol[q]);
 }
 
 }  // namespace
@@ -305,13 +335,14 @@ void als_solve(CsrView rows, MatrixView<const float> y, const float* gram, float
   if (rows.rows == 0) return;
 
   std::vector<double> gram_d;
-  if (implicit) gram_d.assign(gram, gram + f * f);
+  if (implicit && solver == SolverKind::cholesky) gram_d.assign(gram, gram + f * f);
   const SolveSetup setup{rows, y, implicit ? gram_d.data() : nullptr, static_cast<double>(reg), implicit, f};
 
   int64_t failed_row = -1;
 #pragma omp parallel
   {
-    RowScratch scratch(f);
+    RowScratch scratch(solver == SolverKind::cholesky ? f : 0);
+    CgScratch cg_scratch(solver == SolverKind::conjugate_gradient ? f : 0);
 #pragma omp for schedule(dynamic, 16)
     for (int64_t u = 0; u < rows.rows; ++u) {
       const int64_t begin = rows.indptr[u];
@@ -322,7 +353,7 @@ void als_solve(CsrView rows, MatrixView<const float> y, const float* gram, float
         continue;
       }
       if (solver == SolverKind::conjugate_gradient) {
-        solve_cg(setup, begin, end, cg_steps, scratch, xu);
+        solve_cg(setup, implicit ? gram : nullptr, begin, end, cg_steps, cg_scratch, xu);
       } else if (!solve_cholesky(setup, begin, end, scratch, xu)) {
 #pragma omp critical(cohort_als_failed_row)
         if (failed_row < 0 || u < failed_row) failed_row = u;

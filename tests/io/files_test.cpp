@@ -95,6 +95,28 @@ TEST_F(FilesTest, NpyHeaderMatchesNumpy) {
   EXPECT_EQ(first, -1.25f);
 }
 
+TEST_F(FilesTest, NpyVectorsCarryTheirDtypeAndOneDimension) {
+  // numpy writes a 1-D shape as "(3,)"; the dtypes are '<i8', '<i4' and '<f4'.
+  write_npy(path("i8.npy"), std::vector<int64_t>{0, 5, 1LL << 40});
+  write_npy(path("i4.npy"), std::vector<int32_t>{7, -1});
+  write_npy(path("f4.npy"), std::vector<float>{});
+  const std::string i8 = slurp(path("i8.npy"));
+  EXPECT_NE(i8.find("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }"), std::string::npos);
+  ASSERT_EQ(i8.size(), 128u + 3 * 8);
+  int64_t last = 0;
+  std::memcpy(&last, i8.data() + 128 + 16, 8);
+  EXPECT_EQ(last, 1LL << 40);
+  const std::string i4 = slurp(path("i4.npy"));
+  EXPECT_NE(i4.find("'descr': '<i4'"), std::string::npos);
+  ASSERT_EQ(i4.size(), 128u + 2 * 4);
+  int32_t second = 0;
+  std::memcpy(&second, i4.data() + 128 + 4, 4);
+  EXPECT_EQ(second, -1);
+  const std::string f4 = slurp(path("f4.npy"));
+  EXPECT_NE(f4.find("'descr': '<f4', 'fortran_order': False, 'shape': (0,), }"), std::string::npos);
+  EXPECT_EQ(f4.size(), 128u);
+}
+
 TEST_F(FilesTest, NpyHeaderIsAlignedForLargeShapes) {
   Matrix m(123456, 1);
   write_npy(path("m.npy"), m);
