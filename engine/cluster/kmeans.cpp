@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -122,10 +123,20 @@ std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, 
   for (int b = 0; b < num_problems; ++b) offsets[b + 1] = offsets[b] + config.problems[b].k;
   const int64_t total_k = offsets.back();
 
+  // Problems that share a seed share one k-means++ chain. D^2 sampling is sequential, so the
+  // first k centres of a chain seeded for the largest k are a k-means++ seeding for k: a sweep
+  // of k = 2..32 x 3 restarts seeds 3 chains of 32 centres instead of 93 problems' 1,581.
   Buffer<float> centroids(backend, total_k * d);
-  for (int b = 0; b < num_problems; ++b)
-    backend.kmeans_plus_plus(xv, x_sq.data(), config.problems[b].k, config.problems[b].seed,
-                             centroid_rows(centroids, offsets[b], config.problems[b].k, d));
+  std::map<uint64_t, int> chain_k;
+  for (const KMeansProblem& p : config.problems) chain_k[p.seed] = std::max(chain_k[p.seed], p.k);
+  for (const auto& [seed, k_chain] : chain_k) {
+    Buffer<float> chain(backend, k_chain * d);
+    backend.kmeans_plus_plus(xv, x_sq.data(), k_chain, seed, chain.matrix(k_chain, d));
+    for (int b = 0; b < num_problems; ++b)
+      if (config.problems[b].seed == seed)
+        backend.copy_within(centroids.data() + offsets[b] * d, chain.data(),
+                            static_cast<std::size_t>(config.problems[b].k * d) * sizeof(float));
+  }
 
   Buffer<int32_t> labels(backend, num_problems * n);
   Buffer<float> best(backend, num_problems * n);

@@ -36,8 +36,11 @@ struct KMeansSolution {
 };
 
 // x: n x d. All problems advance together: one kmeans_assign per iteration against every
-// problem's centroids; seeding by k-means++ per problem. Problems that converged keep their
-// state. Deterministic for the problems' seeds on a backend. cosine: x's rows are normalised
+// problem's centroids. Seeding by k-means++: problems that share a seed share one chain,
+// seeded for the largest k among them (its greedy step tries 2 + log(k_max) candidates), and
+// each takes the chain's first k centres; a problem alone with its seed gets exactly the
+// k-means++ of its own k. Problems that converged keep their state. Deterministic for the
+// problems' (k, seed) set on a backend. cosine: x's rows are normalised
 // (on a copy) and centroids re-normalised after each update; distances are then Euclidean
 // between unit vectors. Requires 1 <= k <= n for every problem. An empty cluster is re-seeded
 // with the row farthest from its centroid in that problem; when every row already sits on a

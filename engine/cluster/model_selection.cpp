@@ -274,15 +274,16 @@ SweepResult sweep_k(const Context& ctx, const Matrix& x, const SweepConfig& conf
     for (int k = config.k_min; k <= config.k_max; ++k) ks.push_back(k);
   }
 
-  // Every (k, restart) in one batch; each seed depends only on (ctx.seed, k, restart).
+  // Every (k, restart) in one batch. The seed depends only on (ctx.seed, restart), so the
+  // problems of one restart share a k-means++ chain (batched_kmeans) and seeding costs one
+  // chain of k_max centres per restart rather than one seeding per k.
   KMeansConfig kmeans;
   kmeans.max_iterations = config.max_iterations;
   kmeans.metric = config.metric;
   const uint64_t base = splitmix64(ctx.seed);
   for (int k : ks)
     for (int r = 0; r < config.restarts; ++r)
-      kmeans.problems.push_back(
-          {k, splitmix64(base ^ ((static_cast<uint64_t>(k) << 32) | static_cast<uint32_t>(r)))});
+      kmeans.problems.push_back({k, splitmix64(base ^ static_cast<uint64_t>(r))});
   std::vector<KMeansSolution> solutions = batched_kmeans(ctx, x, kmeans);
 
   // Per k the restart with the lowest inertia (ties: the earlier restart).

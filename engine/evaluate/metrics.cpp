@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <unordered_map>
 
 #include "kernels/error.hpp"
@@ -137,8 +138,14 @@ UserMetrics score_users(const TopK& recs, const Csr& test, const std::vector<int
   return out;
 }
 
-MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items, const std::vector<int32_t>& subset,
-                    const std::vector<int>& cutoffs) {
+MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items, const std::vector<int>& cutoffs) {
+  std::vector<int32_t> all(per_user.has_test.size());
+  std::iota(all.begin(), all.end(), 0);
+  return summarize_rows(per_user, recs, items, all, cutoffs);
+}
+
+MetricSet summarize_rows(const UserMetrics& per_user, const TopK& recs, int64_t items,
+                         const std::vector<int32_t>& subset, const std::vector<int>& cutoffs) {
   check_cutoffs(cutoffs);
   const size_t width = per_user.names.size();
   const auto rows = static_cast<int64_t>(per_user.has_test.size());
@@ -148,15 +155,9 @@ MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items
   COHORT_CHECK(items >= 0, "summarize: {} items", items);
 
   std::vector<int32_t> chosen;
-  if (subset.empty()) {
-    for (int64_t u = 0; u < rows; ++u) {
-      if (per_user.has_test[u]) chosen.push_back(static_cast<int32_t>(u));
-    }
-  } else {
-    for (int32_t u : subset) {
-      COHORT_CHECK(u >= 0 && u < rows, "summarize: subset row {} outside 0..{}", u, rows - 1);
-      if (per_user.has_test[u]) chosen.push_back(u);
-    }
+  for (int32_t u : subset) {
+    COHORT_CHECK(u >= 0 && u < rows, "summarize: subset row {} outside 0..{}", u, rows - 1);
+    if (per_user.has_test[u]) chosen.push_back(u);
   }
 
   MetricSet out;

@@ -30,11 +30,13 @@ struct UserMetrics {
 // recs and test are row-aligned (test: rows x items).
 UserMetrics score_users(const TopK& recs, const Csr& test, const std::vector<int>& cutoffs = kMetricCutoffs);
 
-// Mean of each metric over rows in `subset` (all rows when empty) that have a test set, plus
-// coverage@k: distinct items in those rows' top-k lists / items.
+// Mean of each metric over the rows that have a test set, plus coverage@k: distinct items in
+// those rows' top-k lists / items.
 MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items,
-                    const std::vector<int32_t>& subset = {}, const std::vector<int>& cutoffs = kMetricCutoffs);
-
+                    const std::vector<int>& cutoffs = kMetricCutoffs);
+// The same over only the listed rows (those of them with a test set); no such row: all 0.
+MetricSet summarize_rows(const UserMetrics& per_user, const TopK& recs, int64_t items,
+                         const std::vector<int32_t>& rows, const std::vector<int>& cutoffs = kMetricCutoffs);
 // Labels < 0 are ignored (pairs where either is negative are dropped). As in scikit-learn,
 // identical trivial labelings (both one cluster, or no labelled rows) score 1; for NMI, one
 // single-cluster labeling against a split one scores 0.

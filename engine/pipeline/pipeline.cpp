@@ -152,7 +152,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
                          {"users", static_cast<int64_t>(subset.size())}};
     for (size_t r = 0; r < warm_eval.per_user.size(); ++r)
       entry[warm_eval.per_user[r].first] =
-          to_json(summarize(warm_eval.per_user[r].second, warm_eval.recs[r].second, data.items(), subset));
+          to_json(summarize_rows(warm_eval.per_user[r].second, warm_eval.recs[r].second, data.items(), subset));
     per_group.push_back(std::move(entry));
   }
   timings["evaluate"] = seconds_since(phase);

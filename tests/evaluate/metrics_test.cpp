@@ -139,7 +139,7 @@ TEST_F(RankingExample, LargeTestSetCapsIdealAtK) {
 }
 
 TEST_F(RankingExample, SummaryAveragesUsersWithTestOnly) {
-  const MetricSet s = summarize(m_, recs_, 14, {}, cutoffs_);
+  const MetricSet s = summarize(m_, recs_, 14, cutoffs_);
   // Users 0, 1, 3, 4 (user 2 has no test set).
   EXPECT_NEAR(s.at("precision@3"), (2.0 / 3 + 1.0 / 3 + 0 + 2.0 / 3) / 4, kTol);  // 5/12
   EXPECT_NEAR(s.at("ndcg@3"), (0.7039180890341347 + 0.5 + 0 + 0.5307212739772434) / 4, kTol);
@@ -156,14 +156,18 @@ TEST_F(RankingExample, SummaryAveragesUsersWithTestOnly) {
 
 TEST_F(RankingExample, SummaryOverASubset) {
   // Subset {1, 2}: user 2 has no test, so only user 1 counts.
-  const MetricSet s = summarize(m_, recs_, 14, {1, 2}, cutoffs_);
+  const MetricSet s = summarize_rows(m_, recs_, 14, {1, 2}, cutoffs_);
   EXPECT_NEAR(s.at("precision@3"), 1.0 / 3.0, kTol);
   EXPECT_NEAR(s.at("mrr@10"), 1.0 / 3.0, kTol);
   EXPECT_NEAR(s.at("coverage@3"), 3.0 / 14.0, kTol);
   // Only users without a test set: every mean is 0.
-  const MetricSet none = summarize(m_, recs_, 14, {2}, cutoffs_);
+  const MetricSet none = summarize_rows(m_, recs_, 14, {2}, cutoffs_);
   EXPECT_EQ(none.at("ndcg@10"), 0.0);
   EXPECT_EQ(none.at("coverage@10"), 0.0);
+  // No rows at all (a group without warm test users) is not "every row".
+  const MetricSet empty = summarize_rows(m_, recs_, 14, {}, cutoffs_);
+  EXPECT_EQ(empty.at("precision@3"), 0.0);
+  EXPECT_EQ(empty.at("coverage@3"), 0.0);
 }
 
 TEST(RankingMetrics, ShortListsScoredAtTheDefaultCutoffs) {
@@ -191,7 +195,7 @@ TEST(RankingMetrics, BadShapesAreRejected) {
   EXPECT_THROW(score_users(top_k(3, {{1}, {2}}), test, {0}), Error);       // cutoff 0
   const TopK recs = top_k(3, {{1}, {2}});
   const UserMetrics m = score_users(recs, test, cutoffs);
-  EXPECT_THROW(summarize(m, recs, 5, {7}, cutoffs), Error);  // subset row outside
+  EXPECT_THROW(summarize_rows(m, recs, 5, {7}, cutoffs), Error);  // subset row outside
 }
 
 TEST(Clustering, IdenticalAndPermutedLabelingsScoreOne) {
