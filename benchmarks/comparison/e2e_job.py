@@ -146,11 +146,12 @@ def train_als(train, args):
 
     confidence = train.copy()
     confidence.data = 1.0 + args.alpha * confidence.data
-    model = AlternatingLeastSquares(factors=args.factors, regularization=args.regularization, alpha=1.0,
-                                    use_cg=True, iterations=args.iterations, num_threads=args.threads,
-                                    random_state=args.seed)
-    # implicit asks for single-threaded BLAS: it parallelises over rows itself.
+    # implicit asks for single-threaded BLAS (and checks it when built): it parallelises over
+    # rows itself.
     with threadpool_limits(limits=1, user_api="blas"):
+        model = AlternatingLeastSquares(factors=args.factors, regularization=args.regularization, alpha=1.0,
+                                        use_cg=True, iterations=args.iterations, num_threads=args.threads,
+                                        random_state=args.seed)
         model.fit(confidence, show_progress=False)
     return np.asarray(model.user_factors, dtype=np.float32), np.asarray(model.item_factors, dtype=np.float32)
 
