@@ -284,11 +284,18 @@ def top_k(scores, k):
     rows, items = scores.shape
     depth = min(k, items)
     if depth < items:
-        kth = -np.partition(-scores, depth - 1, axis=1)[:, depth - 1]
-        above = scores > kth[:, None]
-        at = scores == kth[:, None]
-        need = depth - above.sum(axis=1)
-        chosen = above | (at & (np.cumsum(at, axis=1) <= need[:, None]))
+        kth = np.partition(scores, items - depth, axis=1)[:, items - depth]  # the depth-th largest
+        chosen = scores >= kth[:, None]
+        # Rows with ties at the k-th score hold too many: keep the lowest indices of the tie.
+        excess = np.nonzero(chosen.sum(axis=1) > depth)[0]
+        if len(excess):
+            sub = scores[excess]
+            at = sub == kth[excess, None]
+            need = depth - (sub > kth[excess, None]).sum(axis=1)
+            r, c = np.nonzero(at)
+            rank = np.arange(len(r)) - np.searchsorted(r, r)
+            drop = rank >= need[r]
+            chosen[excess[r[drop]], c[drop]] = False
         candidates = np.nonzero(chosen)[1].reshape(rows, depth)
     else:
         candidates = np.broadcast_to(np.arange(items), (rows, items))
@@ -390,7 +397,11 @@ def summarize(per_user, recs, items, subset=None, cutoffs=CUTOFFS):
     """Means over the rows (of subset, if given) with a test set, and coverage@k: distinct
     items in those rows' top-k lists / items."""
     names, values, has_test = per_user
-    chosen = np.nonzero(has_test)[0] if subset is None else np.asarray(subset)[has_test[np.asarray(subset)]]
+    if subset is None:
+        chosen = np.nonzero(has_test)[0]
+    else:
+        subset = np.asarray(subset, dtype=np.int64)
+        chosen = subset[has_test[subset]]
     out = {name: float(values[chosen, m].mean()) if len(chosen) else 0.0 for m, name in enumerate(names)}
     for cutoff in cutoffs:
         listed = recs[chosen, :cutoff]

@@ -115,6 +115,13 @@ class MetricsTest(unittest.TestCase):
         self.assertAlmostEqual(m["hit_rate@10"], 1.0)
         self.assertAlmostEqual(m["coverage@10"], 1 / 10)
 
+    def test_an_empty_subset_scores_zero(self):
+        recs = np.array([[1] + [-1] * 19], np.int32)
+        per_user = e2e_job.score_users(recs, csr([[1]], 10))
+        m = e2e_job.summarize(per_user, recs, 10, subset=[])
+        self.assertEqual(m["ndcg@10"], 0.0)
+        self.assertEqual(m["coverage@10"], 0.0)
+
     def test_no_hits_scores_zero(self):
         m = self.metrics([[5, 6] + [-1] * 18], [[1]])
         self.assertEqual(m["ndcg@20"], 0.0)
