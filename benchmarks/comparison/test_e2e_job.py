@@ -136,6 +136,18 @@ class TopKTest(unittest.TestCase):
         np.testing.assert_array_equal(items, [[1, 0, 2, 4], [2, -1, -1, -1]])
         np.testing.assert_allclose(scores, [[0.9, 0.5, 0.5, 0.5], [2.0, 0, 0, 0]])
 
+    def test_matches_a_full_sort_on_random_ties(self):
+        rng = np.random.default_rng(11)
+        for _ in range(100):
+            rows, items, k = rng.integers(1, 6), rng.integers(1, 30), int(rng.integers(1, 25))
+            s = rng.integers(0, 4, size=(rows, items)).astype(np.float32)
+            s[rng.random((rows, items)) < 0.3] = -np.inf
+            got, _ = e2e_job.top_k(s, k)
+            for r in range(rows):
+                ranked = sorted((-s[r, i], i) for i in range(items) if np.isfinite(s[r, i]))[:k]
+                want = [i for _, i in ranked] + [-1] * (k - len(ranked))
+                self.assertEqual(got[r].tolist(), want, f"scores {s[r]}, k {k}")
+
     def test_k_beyond_the_items(self):
         items, _ = e2e_job.top_k(np.array([[1.0, 3.0]], np.float32), 4)
         np.testing.assert_array_equal(items, [[1, 0, -1, -1]])
