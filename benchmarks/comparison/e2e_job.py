@@ -13,7 +13,8 @@ metrics.json files can be read side by side; the timings say what each phase cos
 
 DIR is what `cohort_compare split` writes (benchmarks/comparison spec). The raw log is parsed
 (and timed as 'load') so this job pays for reading its input as cohort does; the evaluation
-itself uses the split files, so both jobs see exactly the same users and items.
+itself uses the split files, so both jobs see exactly the same users and items. Libraries are
+imported before the clock starts, as cohort's are linked before it runs.
 """
 
 import argparse
@@ -25,8 +26,16 @@ import tempfile
 import time
 import warnings
 
+import implicit
 import numpy as np
 import scipy.sparse as sp
+import sklearn
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import CosineRecommender
+from sklearn.cluster import KMeans
+from sklearn.metrics import (adjusted_rand_score, davies_bouldin_score, normalized_mutual_info_score,
+                             silhouette_score)
+from threadpoolctl import threadpool_limits
 
 CUTOFFS = (10, 20)
 PER_USER_METRICS = ("precision", "recall", "f1", "ndcg", "map", "hit_rate", "mrr")
@@ -38,10 +47,6 @@ SCORE_BLOCK_ROWS = 2048
 
 class InputError(Exception):
     """Bad arguments or input files: reported on stderr with exit status 2."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
 
 
 def read_ids(path):
@@ -134,16 +139,9 @@ def read_split(split_dir, users, items):
     return split, cold_users, truth, shape
 
 
-# ---------------------------------------------------------------------------------------------
-# Embeddings
-
-
 def train_als(train, args):
     """implicit's iALS on C = 1 + alpha * R with implicit's own alpha at 1: its confidence is
     then cohort's (A = YtY + reg I + sum (c - 1) y y^T, b = sum c y). Returns (users, items)."""
-    from implicit.cpu.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
-
     confidence = train.copy()
     confidence.data = 1.0 + args.alpha * confidence.data
     # implicit asks for single-threaded BLAS (and checks it when built): it parallelises over
@@ -178,16 +176,9 @@ def normalized(x):
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
-# ---------------------------------------------------------------------------------------------
-# Groups
-
-
 def choose_groups(points, args):
     """scikit-learn KMeans for every k in [k_min, k_max] and every restart; per k the restart
     with the lowest inertia; k with the best silhouette on a seeded sample (ties: smaller k)."""
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import davies_bouldin_score, silhouette_score
-
     n = points.shape[0]
     k_max = min(args.k_max, n - 1)
     k_min = min(args.k_min, k_max)
@@ -217,10 +208,6 @@ def choose_groups(points, args):
 def nearest_centroid(points, centroids):
     d = (points * points).sum(1)[:, None] - 2.0 * points @ centroids.T + (centroids * centroids).sum(1)[None, :]
     return np.argmin(d, axis=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Recommenders
 
 
 def scaled_to_max_one(v):
@@ -256,8 +243,6 @@ def item_neighbours(train, neighbours, threads):
     """Top-`neighbours` cosine neighbours of each item over train's raw values, self excluded,
     positive similarities only, as an items x items CSR (row j: j's neighbours). implicit keeps
     the item itself among its K, so it is asked for one more."""
-    from implicit.nearest_neighbours import CosineRecommender
-
     model = CosineRecommender(K=neighbours + 1, num_threads=threads)
     with warnings.catch_warnings():
         # implicit's own normalisation hands its kNN a COO matrix and warns about it.
@@ -350,10 +335,6 @@ def recommend(kind, model, seen, factors, group, k):
     return out_items, out_scores
 
 
-# ---------------------------------------------------------------------------------------------
-# Metrics (engine/evaluate/metrics.hpp)
-
-
 def score_users(recs, test, cutoffs=CUTOFFS):
     """Per-user metrics: (names, values rows x names, has_test). recs: rows x k item lists
     (-1 padded) aligned with test's rows. Binary gains; ndcg's ideal over min(|test|, k); map's
@@ -421,10 +402,6 @@ def evaluate_queries(model, seen, factors, group, test):
     return metrics, per_user, lists
 
 
-# ---------------------------------------------------------------------------------------------
-# The job
-
-
 def write_json_atomically(path, document):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".metrics.", suffix=".tmp")
@@ -440,8 +417,6 @@ def write_json_atomically(path, document):
 
 
 def run(args):
-    from threadpoolctl import threadpool_limits
-
     start = time.perf_counter()
     timings = {}
 
@@ -508,8 +483,6 @@ def run(args):
               "inertia": chosen["inertia"], "sizes": np.bincount(kmeans.labels_, minlength=chosen["k"]).tolist(),
               "k_scores": k_scores}
     if truth is not None:
-        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
         if len(cold_users):
             everything = (split["cold1_revealed"] + split["cold1_test"])[cold_users]
             cold_factors = fold_in(everything, item_factors, args.alpha, args.regularization)
@@ -517,9 +490,6 @@ def run(args):
         labelled = (assignment >= 0) & (truth >= 0)
         groups["ari"] = float(adjusted_rand_score(truth[labelled], assignment[labelled]))
         groups["nmi"] = float(normalized_mutual_info_score(truth[labelled], assignment[labelled]))
-
-    import implicit
-    import sklearn
 
     metrics = {
         "version": 1,
