@@ -34,7 +34,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import CosineRecommender
 from sklearn.cluster import KMeans
 from sklearn.metrics import (adjusted_rand_score, davies_bouldin_score, normalized_mutual_info_score,
-                             silhouette_score)
+                             pairwise_distances, silhouette_score)
 from threadpoolctl import threadpool_limits
 
 CUTOFFS = (10, 20)
@@ -182,7 +182,10 @@ def choose_groups(points, args):
     n = points.shape[0]
     k_max = min(args.k_max, n - 1)
     k_min = min(args.k_min, k_max)
-    sample = min(args.silhouette_sample, n)
+    # One seeded sample for every k, its pairwise distances computed once (what a careful
+    # user does; silhouette_score with sample_size would recompute them for every k).
+    sample = np.sort(np.random.default_rng(args.seed).choice(n, size=min(args.silhouette_sample, n), replace=False))
+    sample_distances = pairwise_distances(points[sample])
     k_scores, best = [], None
     for k in range(k_min, k_max + 1):
         chosen = None
@@ -192,9 +195,9 @@ def choose_groups(points, args):
             if chosen is None or km.inertia_ < chosen.inertia_:
                 chosen = km
         labels = chosen.labels_
-        # One sample for every k (same random_state); a labelling with one cluster scores 0.
+        # A labelling with one cluster (in the sample) scores 0.
         try:
-            silhouette = float(silhouette_score(points, labels, sample_size=sample, random_state=args.seed))
+            silhouette = float(silhouette_score(sample_distances, labels[sample], metric="precomputed"))
         except ValueError:
             silhouette = 0.0
         davies_bouldin = float(davies_bouldin_score(points, labels)) if len(np.unique(labels)) > 1 else 0.0
