@@ -254,31 +254,33 @@ class Harness:
         return out
 
     def end_to_end(self, ds, split):
-        job = HERE / "e2e_job.py"
+        """`cohort pipeline` against e2e_job.py, the same job in Python, with the same parameters;
+        neither gets item metadata or true groups, so both do the same work."""
+        job = Path(self.a.e2e_job) if self.a.e2e_job else HERE / "e2e_job.py"
         if not job.exists():
-            note = f"skipped: {job.relative_to(self.repo)} is not there"
+            note = f"skipped: {job} is not there"
             log(f"end to end {note}")
             return {"skipped": note}
         base = self.work / ds["name"] / "e2e"
-        extra = []
-        for flag in ("items", "truth"):
-            if ds[flag]:
-                extra += [f"--{flag}", ds[flag]]
+        a = self.a
+        params = ["--factors", a.factors, "--iterations", a.iterations, "--regularization", a.regularization,
+                  "--alpha", a.alpha, "--k-min", a.k_min, "--k-max", a.k_max, "--restarts", a.restarts,
+                  "--kmeans-iterations", a.kmeans_iterations, "--neighbours", a.neighbours, "--seed", a.seed,
+                  "--threads", self.threads]
         runs = {"cohort": [], "python": []}
-        for r in range(self.a.repeats):
+        for r in range(a.repeats):
             d = base / f"cohort-r{r}"
-            cmd = [self.cohort, "pipeline", "--input", ds["input"], *extra, "--threads", self.threads,
-                   "--seed", self.a.seed, "--quiet", "--out", d]
+            cmd = [self.cohort, "pipeline", "--input", ds["input"], *params, "--quiet", "--out", d]
             runs["cohort"].append(self.timed_job(cmd, d, "cohort pipeline"))
             d = base / f"python-r{r}"
-            cmd = [sys.executable, job, "--input", ds["input"], *extra, "--split", split, "--threads",
-                   self.threads, "--seed", self.a.seed, "--out", d]
+            cmd = [sys.executable, job, "--input", ds["input"], "--split", split, *params, "--out", d]
             runs["python"].append(self.timed_job(cmd, d, "e2e_job.py", env=self.env))
             log(f"{ds['name']} end to end run {r + 1}: cohort {runs['cohort'][-1]['wall_s']:.1f} s, "
                 f"python {runs['python'][-1]['wall_s']:.1f} s")
         out = {"runs": runs}
         for who, rs in runs.items():
             out[who] = {k: median([x[k] for x in rs]) for k in ("wall_s", "total_s", "ndcg@10", "recall@20")}
+            out[who]["groups_k"] = rs[0]["groups_k"]
         return out
 
     def timed_job(self, cmd, out_dir, what, env=None):
@@ -547,7 +549,8 @@ def render_dataset(ds):
         c, b = e2e["cohort"], e2e["python"]
         q_ok = c["ndcg@10"] >= (1.0 - NDCG_TOLERANCE) * b["ndcg@10"]
         quality = (f"als NDCG@10 {c['ndcg@10']:.4f} vs {b['ndcg@10']:.4f}; recall@20 {c['recall@20']:.4f} vs "
-                   f"{b['recall@20']:.4f}; reported totals {fmt_s(c['total_s'])} vs {fmt_s(b['total_s'])}")
+                   f"{b['recall@20']:.4f}; k chosen {c['groups_k']} vs {b['groups_k']}; reported totals "
+                   f"{fmt_s(c['total_s'])} vs {fmt_s(b['total_s'])}")
         row("end to end (wall) vs the Python job", c["wall_s"], b["wall_s"], quality, q_ok)
     elif e2e:
         out.append(f"| end to end | - | - | - | {e2e['skipped']} | - |")
@@ -592,6 +595,7 @@ def parse_args(argv=None):
     p.add_argument("--build-dir", help="where cohort was built (default <repo>/build)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny generated data, 1 run, table in the work directory; fails on any error (CI)")
+    p.add_argument("--e2e-job", help="the Python end-to-end job (default: e2e_job.py next to this file)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--factors", type=int, default=64)
     p.add_argument("--iterations", type=int, default=15)
