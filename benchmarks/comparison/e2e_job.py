@@ -19,6 +19,7 @@ imported before the clock starts, as cohort's are linked before it runs.
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import sys
@@ -61,36 +62,68 @@ def read_ids(path):
     return index
 
 
+USER_COLUMNS = ("user_id", "userid", "user")
+ITEM_COLUMNS = ("item_id", "itemid", "movieid", "movie_id", "item")
+
+
+def log_layout(first_line):
+    """(split function, header?, user/item/rating/timestamp columns) of a log from its first line:
+    MovieLens ratings.dat ('::'), u.data (tab) or a CSV, with or without a header (the header
+    names the columns; without one they are user, item, rating, timestamp)."""
+    if "::" in first_line:
+        split = lambda line: line.split("::")  # noqa: E731
+    elif "\t" in first_line:
+        split = lambda line: line.split("\t")  # noqa: E731
+    else:
+        split = lambda line: next(csv.reader([line]))  # noqa: E731
+    fields = [f.strip() for f in split(first_line.rstrip("\r\n"))]
+    try:
+        float(fields[2] if len(fields) > 2 else fields[-1])
+        return split, False, (0, 1, 2 if len(fields) > 2 else -1, 3 if len(fields) > 3 else -1)
+    except ValueError:
+        pass
+    names = [f.lower() for f in fields]
+
+    def find(options):
+        return next((names.index(o) for o in options if o in names), -1)
+
+    cu, ci = find(USER_COLUMNS), find(ITEM_COLUMNS)
+    if cu < 0 or ci < 0:
+        raise InputError(f"the header {fields} names no user and item columns ({USER_COLUMNS}, {ITEM_COLUMNS})")
+    return split, True, (cu, ci, find(("rating", "value", "count")), find(("timestamp", "time")))
+
+
 def read_log(path, users, items):
-    """The interaction log (user_id,item_id,rating,timestamp with a header) as a users x items
-    CSR of ratings, ids mapped to the split's dense indices. Lines whose ids the split does not
-    know (cohort dropped them) are counted, not used."""
+    """The interaction log (MovieLens or CSV, as cohort reads it) as a users x items CSR of
+    ratings, ids mapped to the split's dense indices. Lines whose ids the split does not know
+    (cohort dropped them) are counted, not used."""
     user_rows, item_cols, ratings, timestamps = [], [], [], []
     skipped = 0
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+            if not first.strip():
                 raise InputError(f"{path} is empty")
-            names = [h.strip().lower() for h in header]
             try:
-                cu, ci = names.index("user_id"), names.index("item_id")
-            except ValueError as e:
-                raise InputError(f"{path}: the header {header} has no user_id and item_id columns") from e
-            cr = names.index("rating") if "rating" in names else -1
-            ct = names.index("timestamp") if "timestamp" in names else -1
-            for line, row in enumerate(reader, start=2):
-                u = users.get(row[cu]) if len(row) > ci and len(row) > cu else None
-                i = items.get(row[ci]) if u is not None else None
+                split, header, (cu, ci, cr, ct) = log_layout(first)
+            except InputError as e:
+                raise InputError(f"{path}: {e}") from e
+            lines = f if header else itertools.chain([first], f)
+            for line, text in enumerate(lines, start=2 if header else 1):
+                text = text.rstrip("\r\n")
+                if not text:
+                    continue
+                row = split(text)
+                u = users.get(row[cu].strip()) if len(row) > max(cu, ci) else None
+                i = items.get(row[ci].strip()) if u is not None else None
                 if u is None or i is None:
                     skipped += 1
                     continue
                 try:
                     ratings.append(float(row[cr]) if cr >= 0 else 1.0)
-                    timestamps.append(int(row[ct]) if ct >= 0 else 0)
+                    timestamps.append(int(float(row[ct])) if ct >= 0 else 0)
                 except (ValueError, IndexError) as e:
-                    raise InputError(f"{path}:{line}: bad rating or timestamp in {row}") from e
+                    raise InputError(f"{path}:{line}: bad rating or timestamp in {text!r}") from e
                 user_rows.append(u)
                 item_cols.append(i)
     except OSError as e:

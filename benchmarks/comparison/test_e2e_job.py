@@ -184,6 +184,43 @@ class FoldInTest(unittest.TestCase):
         np.testing.assert_array_equal(x[1], 0.0)
 
 
+class ReadLogTest(unittest.TestCase):
+    """The job reads the formats cohort reads: MovieLens u.data / ratings.dat / ratings.csv, CSV."""
+
+    def read(self, text):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "log")
+            with open(path, "w") as f:
+                f.write(text)
+            users, items = {"1": 0, "2": 1}, {"10": 0, "20": 1}
+            return e2e_job.read_log(path, users, items)
+
+    def check(self, text):
+        log, skipped = self.read(text)
+        self.assertEqual(skipped, 1)  # user 3 is unknown to the split
+        np.testing.assert_array_equal(log.toarray(), [[4.0, 0.0], [0.0, 2.5]])
+
+    def test_movielens_u_data_tab_no_header(self):
+        self.check("1\t10\t4\t881250949\n2\t20\t2.5\t881250950\n3\t10\t1\t1\n")
+
+    def test_movielens_ratings_dat(self):
+        self.check("1::10::4::978300760\n2::20::2.5::978300761\n3::10::1::1\n")
+
+    def test_movielens_ratings_csv_header(self):
+        self.check("userId,movieId,rating,timestamp\n1,10,4,1\n2,20,2.5,2\n3,10,1,3\n")
+
+    def test_generated_csv_header(self):
+        self.check("user_id,item_id,rating,timestamp\n1,10,4,1\n2,20,2.5,2\n3,10,1,3\n")
+
+    def test_header_without_user_and_item_columns_is_refused(self):
+        with self.assertRaises(e2e_job.InputError):
+            self.read("a,b,c\n1,10,4\n")
+
+    def test_bad_rating_names_the_line(self):
+        with self.assertRaisesRegex(e2e_job.InputError, r":3: bad rating"):
+            self.read("user_id,item_id,rating\n1,10,4\n2,20,x\n")
+
+
 class JobTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
