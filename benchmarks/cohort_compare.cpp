@@ -6,6 +6,7 @@
 //   als|bpr trains on the split's training matrix; factors as .npy, own warm NDCG/recall
 //   cosine  item-item cosine top-k of the training matrix
 //   kmeans  k-means on an .npy matrix: a whole sweep batched, or one call per problem (--loop)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -222,6 +223,7 @@ struct KMeansArgs {
   bool loop = false;
   int threads = 0;
   uint64_t seed = 42;
+  std::string out;  // where centroids.npy goes; empty: not written
 };
 
 nlohmann::json run_kmeans(const KMeansArgs& a) {
@@ -259,6 +261,21 @@ nlohmann::json run_kmeans(const KMeansArgs& a) {
     solutions = batched_kmeans(ctx, x, config);
   }
   const double fit_s = seconds_since(start);
+
+  // Every problem's centroids, stacked in problem order (sum of k rows), so the harness can
+  // compute cohort's inertia with the same code as the baselines'.
+  if (!a.out.empty()) {
+    int64_t rows = 0;
+    for (const KMeansSolution& s : solutions) rows += s.centroids.rows;
+    Matrix stacked(rows, x.cols);
+    int64_t at = 0;
+    for (const KMeansSolution& s : solutions) {
+      std::copy(s.centroids.data.begin(), s.centroids.data.end(), stacked.data.begin() + at * x.cols);
+      at += s.centroids.rows;
+    }
+    make_directories(a.out);
+    write_npy(a.out + "/centroids.npy", stacked);
+  }
 
   nlohmann::json problems = nlohmann::json::array();
   for (size_t i = 0; i < solutions.size(); ++i)
@@ -327,6 +344,7 @@ int run(int argc, char** argv) {
   k->add_flag("--loop", kmeans.loop, "one call per (k, restart) instead of one batched call");
   k->add_option("--threads", kmeans.threads)->check(CLI::NonNegativeNumber)->capture_default_str();
   k->add_option("--seed", kmeans.seed)->capture_default_str();
+  k->add_option("--out", kmeans.out, "directory for centroids.npy (every problem's centroids, stacked)");
   k->callback([&] { job = [&] { return run_kmeans(kmeans); }; });
 
   try {

@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 
@@ -10,8 +11,8 @@
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/error.hpp"
 
-// OpenBLAS here is the pthread build: it keeps its own thread pool, sized independently of
-// OpenMP, so the backend's thread count is handed to it before every call.
+// OpenBLAS here is the pthread build, with its own thread pool. Two pools on the same cores
+// fight (gemm.hpp), so OpenBLAS is kept to one thread and GEMMs are split across OpenMP's.
 extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace cohort::cpu {
@@ -20,10 +21,17 @@ namespace {
 // Row loops over fewer elements than this stay on the calling thread: a thread team woken
 // for them costs more than it saves, and its idle threads spin beside the next BLAS call.
 constexpr int64_t kParallelElements = int64_t{1} << 22;
-// A GEMM below this many multiply-adds (about a millisecond on one core) runs on one BLAS
-// thread: OpenBLAS's woken threads spin with sched_yield after the call and take the cores
-// from the OpenMP loops around it (a k = 64 k-means on 1,800 rows: 130 ms -> 25 ms).
+// A GEMM below this many multiply-adds (about a millisecond on one core) stays on the
+// calling thread.
 constexpr int64_t kParallelGemmWork = int64_t{1} << 24;
+// Blocks of c split across threads are multiples of this many rows or columns.
+constexpr int64_t kGemmBlockAlign = 16;
+
+void sgemm_nt(float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta, MatrixView<float> c) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows), static_cast<int>(b.rows),
+              static_cast<int>(a.cols), alpha, a.data, static_cast<int>(a.ld), b.data, static_cast<int>(b.ld), beta,
+              c.data, static_cast<int>(c.ld));
+}
 
 // cblas takes int sizes.
 void check_blas_range(const char* what, MatrixView<const float> m) {
@@ -52,11 +60,30 @@ void gemm_nt_on(int threads, float alpha, MatrixView<const float> a, MatrixView<
     }
     return;
   }
-  const int64_t work = c.rows * c.cols * a.cols;
-  openblas_set_num_threads(work < kParallelGemmWork ? 1 : threads);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(a.rows), static_cast<int>(b.rows),
-              static_cast<int>(a.cols), alpha, a.data, static_cast<int>(a.ld), b.data, static_cast<int>(b.ld), beta,
-              c.data, static_cast<int>(c.ld));
+  // OpenBLAS stays on one thread (a process-wide setting); the product is cut into one block
+  // per OpenMP thread along the longer dimension of c instead.
+  openblas_set_num_threads(1);
+  const int64_t m = c.rows;
+  const int64_t n = c.cols;
+  const int64_t work = m * n * a.cols;
+  const int64_t longer = std::max(m, n);
+  const int64_t max_team = (longer + kGemmBlockAlign - 1) / kGemmBlockAlign;
+  const int team = static_cast<int>(std::min<int64_t>(std::max(threads, 1), max_team));
+  if (team <= 1 || work < kParallelGemmWork || omp_in_parallel()) {
+    sgemm_nt(alpha, a, b, beta, c);
+    return;
+  }
+  const int64_t step = ((longer + team - 1) / team + kGemmBlockAlign - 1) / kGemmBlockAlign * kGemmBlockAlign;
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+  for (int t = 0; t < team; ++t) {
+    const int64_t begin = std::min(longer, t * step);
+    const int64_t end = std::min(longer, begin + step);
+    if (begin == end) continue;
+    if (m >= n)
+      sgemm_nt(alpha, a.rows_range(begin, end), b, beta, MatrixView<float>{c.row(begin), end - begin, n, c.ld});
+    else
+      sgemm_nt(alpha, a, b.rows_range(begin, end), beta, MatrixView<float>{c.data + begin, m, end - begin, c.ld});
+  }
 }
 
 void row_sq_norms(MatrixView<const float> x, float* out) {

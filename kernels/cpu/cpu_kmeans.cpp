@@ -10,6 +10,7 @@
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
+#include "kernels/cpu/gemm.hpp"
 #include "kernels/error.hpp"
 
 namespace cohort::cpu {
@@ -19,17 +20,19 @@ namespace {
 constexpr int64_t kAssignScratchFloats = int64_t{4} << 20;
 constexpr int64_t kAssignMaxBlock = 2048;
 constexpr int64_t kAssignSegment = 256;
+// An assignment of fewer multiply-adds than this stays on the calling thread.
+constexpr int64_t kAssignParallelWork = int64_t{1} << 22;
 // Accumulation: rows are cut into at most kMaxChunks fixed chunks of at least kMinChunkRows;
 // the chunking depends on the sizes only, never on the thread count or the schedule.
-constexpr int64_t kMinChunkRows = 4096;
-constexpr int64_t kMaxChunks = 16;
+constexpr int64_t kMinChunkRows = 1024;
+constexpr int64_t kMaxChunks = 64;
 constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
 // k-means++: rows per fixed chunk of the potential sums. A pass of fewer multiply-adds than
-// kSeedParallelWork (a few ms) runs on the calling thread: seeding makes one pass per step,
-// and waking a thread team that often costs more than it saves as soon as another process
-// holds a core (the 20,000 x 64 sweep took 12 s on 2 busy cores, 1.5 s on one).
+// kSeedParallelWork (well under a millisecond) runs on the calling thread. With OpenBLAS off
+// the OpenMP pool's cores (gemm.hpp) a pass of 18,000 x 6 x 64 gains from two threads, and
+// with one of 2 cores busy elsewhere the default sweep takes 1.3-1.6 s rather than 0.8 s.
 constexpr int64_t kSeedChunkRows = 1024;
-constexpr int64_t kSeedParallelWork = int64_t{1} << 24;
+constexpr int64_t kSeedParallelWork = int64_t{1} << 20;
 
 }  // namespace
 
@@ -41,8 +44,6 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
   const int64_t total_k = centroids.rows;
   if (n == 0) return;
 
-  // Serial on purpose, like the scan below: an OpenMP loop here would leave its threads
-  // spinning on the cores the GEMM needs (kernels/cpu/gemm.hpp).
   std::vector<float> c_sq(static_cast<std::size_t>(total_k));
   for (int64_t c = 0; c < total_k; ++c) {
     const float* row = centroids.row(c);
@@ -51,52 +52,59 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
     c_sq[c] = static_cast<float>(sum);
   }
 
+  // Row blocks across threads, each a single-threaded GEMM and its scan; the blocks depend on
+  // the sizes only, so the result does not depend on the thread count.
   const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, kAssignMaxBlock);
-  std::vector<float> dots(static_cast<std::size_t>(std::min(block, n) * total_k));
-  float best[kAssignSegment];
-  float second[kAssignSegment];
-  int32_t label[kAssignSegment];
-  for (int64_t begin = 0; begin < n; begin += block) {
-    const int64_t rows = std::min(n, begin + block) - begin;
-    // dots(c, i) = -2 c.x_i, centroid-major, so that the scan below runs along contiguous
-    // rows of x for one centroid at a time and vectorises across rows. The GEMM takes every
-    // thread; the scan, a small part of the time, stays on this one.
-    MatrixView<float> d(dots.data(), total_k, rows);
-    gemm_nt(-2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
-    for (int b = 0; b < num_problems; ++b) {
-      const int64_t lo = k_offsets[b];
-      const int64_t hi = k_offsets[b + 1];
-      // Segments of rows small enough for best / second / label to stay in L1.
-      for (int64_t s0 = 0; s0 < rows; s0 += kAssignSegment) {
-        const int64_t len = std::min(rows - s0, kAssignSegment);
-        const float* xs = x_sq_norms + begin + s0;
-        std::fill_n(best, len, std::numeric_limits<float>::infinity());
-        std::fill_n(second, len, std::numeric_limits<float>::infinity());
-        std::fill_n(label, len, 0);
-        for (int64_t c = lo; c < hi; ++c) {
-          const float* dc = d.row(c) + s0;
-          const float cs = c_sq[c];
-          const int32_t local = static_cast<int32_t>(c - lo);
-          // dist = |x|^2 - 2 x.c + |c|^2. best = min(best, dist) and second = min(second,
-          // max(best, dist)) keep the two smallest, an equal distance becoming the second;
-          // strict < moves the label, so ties keep the lowest index. Written as plain
-          // min/max selects so that the compiler vectorises it.
+  const int64_t blocks = (n + block - 1) / block;
+#pragma omp parallel if (blocks > 1 && n * total_k * x.cols >= kAssignParallelWork)
+  {
+    std::vector<float> dots(static_cast<std::size_t>(std::min(block, n) * total_k));
+    float best[kAssignSegment];
+    float second[kAssignSegment];
+    int32_t label[kAssignSegment];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t begin = blk * block;
+      const int64_t rows = std::min(n, begin + block) - begin;
+      // dots(c, i) = -2 c.x_i, centroid-major, so that the scan below runs along contiguous
+      // rows of x for one centroid at a time and vectorises across rows.
+      MatrixView<float> dm(dots.data(), total_k, rows);
+      gemm_nt_on(1, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, dm);
+      for (int b = 0; b < num_problems; ++b) {
+        const int64_t lo = k_offsets[b];
+        const int64_t hi = k_offsets[b + 1];
+        // Segments of rows small enough for best / second / label to stay in L1.
+        for (int64_t s0 = 0; s0 < rows; s0 += kAssignSegment) {
+          const int64_t len = std::min(rows - s0, kAssignSegment);
+          const float* xs = x_sq_norms + begin + s0;
+          std::fill_n(best, len, std::numeric_limits<float>::infinity());
+          std::fill_n(second, len, std::numeric_limits<float>::infinity());
+          std::fill_n(label, len, 0);
+          for (int64_t c = lo; c < hi; ++c) {
+            const float* dc = dm.row(c) + s0;
+            const float cs = c_sq[c];
+            const int32_t local = static_cast<int32_t>(c - lo);
+            // dist = |x|^2 - 2 x.c + |c|^2. best = min(best, dist) and second = min(second,
+            // max(best, dist)) keep the two smallest, an equal distance becoming the second;
+            // strict < moves the label, so ties keep the lowest index. Written as plain
+            // min/max selects so that the compiler vectorises it.
 #pragma omp simd
-          for (int64_t i = 0; i < len; ++i) {
-            const float raw = xs[i] + dc[i] + cs;
-            const float dist = raw > 0.0f ? raw : 0.0f;
-            const float b_old = best[i];
-            const float s_old = second[i];
-            const float larger = b_old > dist ? b_old : dist;
-            second[i] = s_old < larger ? s_old : larger;
-            best[i] = b_old < dist ? b_old : dist;
-            label[i] = dist < b_old ? local : label[i];
+            for (int64_t i = 0; i < len; ++i) {
+              const float raw = xs[i] + dc[i] + cs;
+              const float dist = raw > 0.0f ? raw : 0.0f;
+              const float b_old = best[i];
+              const float s_old = second[i];
+              const float larger = b_old > dist ? b_old : dist;
+              second[i] = s_old < larger ? s_old : larger;
+              best[i] = b_old < dist ? b_old : dist;
+              label[i] = dist < b_old ? local : label[i];
+            }
           }
+          const int64_t out = b * n + begin + s0;
+          std::copy_n(label, len, labels + out);
+          std::copy_n(best, len, best_dist + out);
+          if (second_dist != nullptr) std::copy_n(hi - lo == 1 ? best : second, len, second_dist + out);
         }
-        const int64_t out = b * n + begin + s0;
-        std::copy_n(label, len, labels + out);
-        std::copy_n(best, len, best_dist + out);
-        if (second_dist != nullptr) std::copy_n(hi - lo == 1 ? best : second, len, second_dist + out);
       }
     }
   }
@@ -168,7 +176,7 @@ void kmeans_finalize(const double* sums, const double* counts, MatrixView<float>
 void sum_per_problem(const float* values, int64_t n, int num_problems, double* out) {
   check_sum_per_problem_args(values, n, num_problems, out);
   // Each problem summed in index order: deterministic. One pass over B x n floats, on the
-  // calling thread: cheaper than waking a thread team that then spins beside the next GEMM.
+  // calling thread: too little work to wake a thread team for.
   for (int b = 0; b < num_problems; ++b) {
     const float* v = values + b * n;
     double s = 0.0;
@@ -233,9 +241,8 @@ void seed_chunk(MatrixView<const float> x, const float* norm, const float* close
 
 // The state of one greedy k-means++ run: closest[i] = squared distance from row i to the
 // nearest centre chosen so far. Seeding makes about k (2 + ln k) passes over x, each against
-// a handful of rows: too skinny to pay for handing work between the BLAS and OpenMP thread
-// pools, so each pass is one OpenMP loop over fixed chunks with exact differences (a
-// duplicate of a centre gets distance 0, not a rounding residue).
+// a handful of rows: too skinny for a GEMM, so each pass is one OpenMP loop over fixed chunks
+// with exact differences (a duplicate of a centre gets distance 0, not a rounding residue).
 class Seeder {
  public:
   Seeder(MatrixView<const float> x, const float* x_sq) : x_(x), norm_(static_cast<std::size_t>(x.rows)) {

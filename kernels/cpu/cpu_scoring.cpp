@@ -8,7 +8,6 @@
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
-#include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/topk.hpp"
 #include "kernels/error.hpp"
 
@@ -36,9 +35,8 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
   for (int64_t begin = 0; begin < rows; begin += block) {
     const int64_t end = std::min(rows, begin + block);
     MatrixView<float> dots(scratch.data(), end - begin, items);
-    // The GEMM runs on this thread and the top-k, the larger part, on the OpenMP threads:
-    // alternating two thread pools would leave one spinning beside the other (gemm.hpp).
-    if (has_dot) gemm_nt_on(1, 1.0f, terms.user_factors.rows_range(begin, end), terms.item_factors, 0.0f, dots);
+    // The GEMM and then the top-k, each across the OpenMP threads (one pool: gemm.hpp).
+    if (has_dot) gemm_nt(1.0f, terms.user_factors.rows_range(begin, end), terms.item_factors, 0.0f, dots);
 #pragma omp parallel reduction(||: bad_group)
     {
       TopKSelector top(k);
