@@ -24,7 +24,7 @@ constexpr int64_t kAssignSegment = 256;
 constexpr int64_t kAssignParallelWork = int64_t{1} << 22;
 // Accumulation: rows are cut into at most kMaxChunks fixed chunks of at least kMinChunkRows;
 // the chunking depends on the sizes only, never on the thread count or the schedule.
-constexpr int64_t kMinChunkRows = 1024;
+constexpr int64_t kMinChunkRows = 2048;
 constexpr int64_t kMaxChunks = 64;
 constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
 // k-means++: rows per fixed chunk of the potential sums. A pass of fewer multiply-adds than
@@ -132,18 +132,23 @@ void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const i
     double* psum = partial.data() + ch * stride;
     double* pcount = psum + total_k * d;
     const int64_t end = std::min(n, (ch + 1) * chunk_rows);
-    for (int64_t i = ch * chunk_rows; i < end; ++i) {
-      const float* row = x.row(i);
-      for (int b = 0; b < num_problems; ++b) {
-        const int32_t label = labels[b * n + i];
-        if (label < 0 || label >= k_offsets[b + 1] - k_offsets[b]) {
+    // Problem by problem over the chunk's rows: one problem's k sums stay in L1 and the
+    // chunk's rows in L2, where a row-by-row pass would scatter into every problem's sums.
+    for (int b = 0; b < num_problems; ++b) {
+      const int32_t k_b = static_cast<int32_t>(k_offsets[b + 1] - k_offsets[b]);
+      double* sb = psum + k_offsets[b] * d;
+      double* cb = pcount + k_offsets[b];
+      const int32_t* lb = labels + b * n;
+      for (int64_t i = ch * chunk_rows; i < end; ++i) {
+        const int32_t label = lb[i];
+        if (label < 0 || label >= k_b) {
           bad_label = true;
           continue;
         }
-        const int64_t c = k_offsets[b] + label;
-        double* s = psum + c * d;
+        const float* row = x.row(i);
+        double* s = sb + label * d;
         for (int64_t j = 0; j < d; ++j) s[j] += row[j];
-        pcount[c] += 1.0;
+        cb[label] += 1.0;
       }
     }
   }
