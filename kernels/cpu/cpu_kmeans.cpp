@@ -33,6 +33,8 @@ constexpr int64_t kMaxPartialDoubles = int64_t{8} << 20;
 // with one of 2 cores busy elsewhere the default sweep takes 1.3-1.6 s rather than 0.8 s.
 constexpr int64_t kSeedChunkRows = 1024;
 constexpr int64_t kSeedParallelWork = int64_t{1} << 20;
+// A seeding distance at most this share of |x|^2 + |c|^2 is recomputed by differences.
+constexpr float kSeedExactBelow = 1e-4f;
 
 }  // namespace
 
@@ -192,66 +194,43 @@ void sum_per_problem(const float* values, int64_t n, int num_problems, double* o
 
 namespace {
 
-// Rows [lo, hi) against the candidate rows: trial[i * L + l] = min(closest[i], |x_i - x_l|^2),
-// pot[l] += trial[i * L + l] in row order. Rows already closer to a centre than the bound
-// |x - c|^2 >= (|x| - |c|)^2 keep their distance without computing it. Four rows go
-// together so that four independent sums hide the latency of the additions.
-void seed_chunk(MatrixView<const float> x, const float* norm, const float* closest, const int64_t* cand,
-                int64_t l_count, int64_t lo, int64_t hi, float* trial, double* pot) {
-  constexpr int64_t kRows = 4;
-  const int64_t d = x.cols;
-  for (int64_t i = lo; i < hi; i += kRows) {
-    const int64_t rows = std::min(kRows, hi - i);
-    // Past the end of the chunk the last row stands in; its results are not used.
-    const float* r0 = x.row(i);
-    const float* r1 = x.row(i + std::min<int64_t>(1, rows - 1));
-    const float* r2 = x.row(i + std::min<int64_t>(2, rows - 1));
-    const float* r3 = x.row(i + std::min<int64_t>(3, rows - 1));
+// Squared distance by differences: exact 0 for a duplicate row.
+float exact_sq_distance(const float* a, const float* b, int64_t d) {
+  float s = 0.0f;
+  for (int64_t j = 0; j < d; ++j) {
+    const float t = a[j] - b[j];
+    s += t * t;
+  }
+  return s;
+}
+
+// Rows [lo, hi) against the candidate rows c (L x d): trial[i * L + l] = min(closest[i], dist)
+// and pot[l] += trial[i * L + l] in row order. dist = |x_i|^2 + |c_l|^2 - 2 x_i.c_l from one
+// single-threaded GEMM into dots ((hi - lo) x L); a distance within rounding of zero is
+// recomputed by differences, so that a duplicate of a centre gets exactly 0 and is never drawn.
+void seed_chunk(MatrixView<const float> x, const float* x_sq, MatrixView<const float> c, const float* c_sq,
+                const float* closest, int64_t lo, int64_t hi, float* dots, float* trial, double* pot) {
+  const int64_t l_count = c.rows;
+  gemm_nt_on(1, -2.0f, x.rows_range(lo, hi), c, 0.0f, MatrixView<float>{dots, hi - lo, l_count, l_count});
+  for (int64_t i = lo; i < hi; ++i) {
+    const float* dot = dots + (i - lo) * l_count;
     for (int64_t l = 0; l < l_count; ++l) {
-      bool need[kRows];
-      bool any = false;
-      for (int64_t q = 0; q < rows; ++q) {
-        const float gap = norm[i + q] - norm[cand[l]];
-        need[q] = gap * gap < closest[i + q];
-        any = any || need[q];
-      }
-      float dist[kRows] = {0.0f, 0.0f, 0.0f, 0.0f};
-      if (any) {
-        const float* c = x.row(cand[l]);
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-        for (int64_t j = 0; j < d; ++j) {
-          const float t0 = r0[j] - c[j];
-          const float t1 = r1[j] - c[j];
-          const float t2 = r2[j] - c[j];
-          const float t3 = r3[j] - c[j];
-          s0 += t0 * t0;
-          s1 += t1 * t1;
-          s2 += t2 * t2;
-          s3 += t3 * t3;
-        }
-        dist[0] = s0;
-        dist[1] = s1;
-        dist[2] = s2;
-        dist[3] = s3;
-      }
-      for (int64_t q = 0; q < rows; ++q) {
-        const float m = need[q] ? std::min(closest[i + q], dist[q]) : closest[i + q];
-        trial[(i + q) * l_count + l] = m;
-        pot[l] += m;
-      }
+      const float scale = x_sq[i] + c_sq[l];
+      float dist = scale + dot[l];
+      if (dist <= kSeedExactBelow * scale) dist = exact_sq_distance(x.row(i), c.row(l), x.cols);
+      const float m = std::min(closest[i], dist);
+      trial[i * l_count + l] = m;
+      pot[l] += m;
     }
   }
 }
 
 // The state of one greedy k-means++ run: closest[i] = squared distance from row i to the
 // nearest centre chosen so far. Seeding makes about k (2 + ln k) passes over x, each against
-// a handful of rows: too skinny for a GEMM, so each pass is one OpenMP loop over fixed chunks
-// with exact differences (a duplicate of a centre gets distance 0, not a rounding residue).
+// the 2 + ln k candidate rows: one OpenMP loop over fixed chunks of rows, each a small GEMM.
 class Seeder {
  public:
-  Seeder(MatrixView<const float> x, const float* x_sq) : x_(x), norm_(static_cast<std::size_t>(x.rows)) {
-    for (int64_t i = 0; i < x.rows; ++i) norm_[i] = std::sqrt(std::max(0.0f, x_sq[i]));
+  Seeder(MatrixView<const float> x, const float* x_sq) : x_(x), x_sq_(x_sq, x_sq + x.rows) {
     closest_.assign(static_cast<std::size_t>(x.rows), std::numeric_limits<float>::infinity());
   }
 
@@ -261,14 +240,26 @@ class Seeder {
   // potential sum_i trial_[i * L + l], summed per fixed chunk then in chunk order.
   std::vector<double> evaluate(const std::vector<int64_t>& cand) {
     const int64_t n = x_.rows;
+    const int64_t d = x_.cols;
     const int64_t l_count = static_cast<int64_t>(cand.size());
+    std::vector<float> c(static_cast<std::size_t>(l_count * d));
+    std::vector<float> c_sq(static_cast<std::size_t>(l_count));
+    for (int64_t l = 0; l < l_count; ++l) {
+      std::copy_n(x_.row(cand[l]), d, c.data() + l * d);
+      c_sq[l] = x_sq_[cand[l]];
+    }
+    const MatrixView<const float> cv(c.data(), l_count, d);
     const int64_t chunks = (n + kSeedChunkRows - 1) / kSeedChunkRows;
     trial_.resize(static_cast<std::size_t>(n * l_count));
     std::vector<double> partial(static_cast<std::size_t>(chunks * l_count), 0.0);
-#pragma omp parallel for schedule(dynamic, 1) if (n * l_count * x_.cols >= kSeedParallelWork)
-    for (int64_t ch = 0; ch < chunks; ++ch) {
-      seed_chunk(x_, norm_.data(), closest_.data(), cand.data(), l_count, ch * kSeedChunkRows,
-                 std::min(n, (ch + 1) * kSeedChunkRows), trial_.data(), partial.data() + ch * l_count);
+#pragma omp parallel if (n * l_count * d >= kSeedParallelWork)
+    {
+      std::vector<float> dots(static_cast<std::size_t>(kSeedChunkRows * l_count));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t ch = 0; ch < chunks; ++ch) {
+        seed_chunk(x_, x_sq_.data(), cv, c_sq.data(), closest_.data(), ch * kSeedChunkRows,
+                   std::min(n, (ch + 1) * kSeedChunkRows), dots.data(), trial_.data(), partial.data() + ch * l_count);
+      }
     }
     std::vector<double> pot(static_cast<std::size_t>(l_count), 0.0);
     for (int64_t ch = 0; ch < chunks; ++ch) {
@@ -285,7 +276,7 @@ class Seeder {
 
  private:
   MatrixView<const float> x_;
-  std::vector<float> norm_;
+  std::vector<float> x_sq_;
   std::vector<float> closest_;
   std::vector<float> trial_;
   int64_t l_count_ = 0;
