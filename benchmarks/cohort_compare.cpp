@@ -133,13 +133,8 @@ nlohmann::json run_split(const SplitArgs& a) {
 struct TrainArgs {
   std::string split;
   std::string out;
-  int factors = 64;
-  int iterations = 15;
-  float regularization = 0.05f;
-  float alpha = 2.0f;
+  EmbedConfig embed;  // the options bind to its fields; model is set by the subcommand
   std::string solver = "cg";
-  int cg_steps = 3;
-  float learning_rate = 0.05f;
   int threads = 0;
   uint64_t seed = 42;
 };
@@ -162,15 +157,9 @@ nlohmann::json run_train(ModelKind kind, const TrainArgs& a) {
   const Split split = load_split(a.split);
   Runtime runtime(a.threads);
   const Context ctx = runtime.context(a.seed, a.threads);
-  EmbedConfig config;
+  EmbedConfig config = a.embed;
   config.model = kind;
-  config.factors = a.factors;
-  config.iterations = a.iterations;
-  config.regularization = a.regularization;
-  config.alpha = a.alpha;
   config.solver = a.solver == "cholesky" ? SolverKind::cholesky : SolverKind::conjugate_gradient;
-  config.cg_steps = a.cg_steps;
-  config.learning_rate = a.learning_rate;
 
   const auto start = Clock::now();
   const Embeddings e = train_embeddings(ctx, split.train, config);
@@ -181,11 +170,11 @@ nlohmann::json run_train(ModelKind kind, const TrainArgs& a) {
   write_npy(a.out + "/item_factors.npy", e.items);
   const MetricSet m = warm_metrics(ctx, split, e);
   return {{"model", model_kind_name(kind)},
-          {"factors", a.factors},
-          {"iterations", a.iterations},
+          {"factors", config.factors},
+          {"iterations", config.iterations},
           {"threads", a.threads},
           {"fit_s", fit_s},
-          {"s_per_iteration", a.iterations > 0 ? fit_s / a.iterations : 0.0},
+          {"s_per_iteration", config.iterations > 0 ? fit_s / config.iterations : 0.0},
           {"ndcg@10", m.at("ndcg@10")},
           {"recall@20", m.at("recall@20")}};
 }
@@ -290,13 +279,14 @@ nlohmann::json run_kmeans(const KMeansArgs& a) {
 void add_train_options(CLI::App& cmd, TrainArgs& a) {
   cmd.add_option("--split", a.split, "directory written by `split`")->required();
   cmd.add_option("--out", a.out, "where user_factors.npy and item_factors.npy go")->required();
-  cmd.add_option("--factors", a.factors)->check(CLI::Range(1, 1024))->capture_default_str();
-  cmd.add_option("--iterations", a.iterations)->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd.add_option("--regularization", a.regularization)->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd.add_option("--alpha", a.alpha, "iALS confidence 1 + alpha * r")->check(CLI::NonNegativeNumber)->capture_default_str();
+  EmbedConfig& e = a.embed;
+  cmd.add_option("--factors", e.factors)->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd.add_option("--iterations", e.iterations)->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd.add_option("--regularization", e.regularization)->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd.add_option("--alpha", e.alpha, "iALS confidence 1 + alpha * r")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd.add_option("--solver", a.solver)->check(CLI::IsMember({"cg", "cholesky"}))->capture_default_str();
-  cmd.add_option("--cg-steps", a.cg_steps)->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd.add_option("--learning-rate", a.learning_rate, "BPR")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd.add_option("--cg-steps", e.cg_steps)->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd.add_option("--learning-rate", e.learning_rate, "BPR")->check(CLI::PositiveNumber)->capture_default_str();
   cmd.add_option("--threads", a.threads, "0 = all")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd.add_option("--seed", a.seed)->capture_default_str();
 }
