@@ -317,7 +317,9 @@ class Harness:
             raise StepFailed(f"{what}: {out_dir}/metrics.json unreadable or missing a key ({e!r})")
 
     # ---- one data set ----------------------------------------------------------------------
-    def run_dataset(self, ds):
+    def run_dataset(self, ds, checkpoint=lambda res: None):
+        """Every comparison on one data set; checkpoint(res) saves what is done so far after each
+        step, so a run stopped half-way (the 10x Python job alone can take 20 minutes) keeps it."""
         res = {"name": ds["name"], "input": ds["input"]}
         try:
             split, shape = self.prepare(ds)
@@ -343,6 +345,7 @@ class Harness:
                 self.fail(f"{ds['name']} {name}", e)
             except Exception as e:  # a bug or unexpected output: record it and go on with the next step
                 self.fail(f"{ds['name']} {name}", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+            checkpoint(res)
         return res
 
     def skip(self, note):
@@ -362,12 +365,14 @@ class Harness:
                                                               "restarts", "single_k", "kmeans_iterations",
                                                               "tolerance", "seed")},
                    "datasets": []}
+        tag = "smoke" if self.a.smoke else "results"
+        partial = self.work / f"{tag}.partial.json"
         for ds in self.datasets():
-            results["datasets"].append(self.run_dataset(ds))
+            results["datasets"].append(self.run_dataset(ds, lambda res: partial.write_text(
+                json.dumps({**results, "datasets": results["datasets"] + [res]}, indent=1, default=float))))
         results["elapsed_s"] = time.time() - started
         results["failures"] = self.failures
         results["notes"] = self.notes
-        tag = "smoke" if self.a.smoke else "results"
         raw = self.work / f"{tag}.json"
         raw.write_text(json.dumps(results, indent=1, default=float))
         section = render(results)
