@@ -98,15 +98,21 @@ inline void check_gram_args(MatrixView<const float> y, const float* out) {
   COHORT_CHECK(out != nullptr || y.cols == 0, "gram: out is null for f = {}", y.cols);
 }
 
+// rows (users x items) against the factors: x one row per row of `rows`, y one per column.
+inline void check_als_shapes(const char* op, const CsrView& rows, MatrixView<const float> x,
+                             MatrixView<const float> y) {
+  check_csr_arg(op, "rows", rows);
+  check_matrix_arg(op, "x", x);
+  check_matrix_arg(op, "y", y);
+  COHORT_CHECK(y.rows == rows.cols, "{}: y has {} rows for a matrix of {} columns", op, y.rows, rows.cols);
+  COHORT_CHECK(x.rows == rows.rows && x.cols == y.cols, "{}: x is {} x {}, expected {} x {}", op, x.rows, x.cols,
+               rows.rows, y.cols);
+}
+
 inline void check_als_solve_args(const CsrView& rows, MatrixView<const float> y, const float* gram, float reg,
                                  AlsMode mode, SolverKind solver, int cg_steps, MatrixView<const float> x) {
-  check_csr_arg("als_solve", "rows", rows);
-  check_matrix_arg("als_solve", "y", y);
-  check_matrix_arg("als_solve", "x", x);
+  check_als_shapes("als_solve", rows, x, y);
   const int64_t f = y.cols;
-  COHORT_CHECK(y.rows == rows.cols, "als_solve: y has {} rows for a matrix of {} columns", y.rows, rows.cols);
-  COHORT_CHECK(x.rows == rows.rows && x.cols == f, "als_solve: x is {} x {}, expected {} x {}", x.rows, x.cols,
-               rows.rows, f);
   COHORT_CHECK(f >= 1, "als_solve: factors must be >= 1, got {}", f);
   COHORT_CHECK(std::isfinite(reg) && reg >= 0.0f, "als_solve: reg must be finite and >= 0, got {}", reg);
   COHORT_CHECK(solver != SolverKind::conjugate_gradient || cg_steps >= 1, "als_solve: cg_steps must be >= 1, got {}",
@@ -116,13 +122,8 @@ inline void check_als_solve_args(const CsrView& rows, MatrixView<const float> y,
 
 inline void check_als_loss_args(const CsrView& rows, MatrixView<const float> x, MatrixView<const float> y,
                                 const float* gram, AlsMode mode) {
-  check_csr_arg("als_loss", "rows", rows);
-  check_matrix_arg("als_loss", "x", x);
-  check_matrix_arg("als_loss", "y", y);
+  check_als_shapes("als_loss", rows, x, y);
   const int64_t f = y.cols;
-  COHORT_CHECK(y.rows == rows.cols, "als_loss: y has {} rows for a matrix of {} columns", y.rows, rows.cols);
-  COHORT_CHECK(x.rows == rows.rows && x.cols == f, "als_loss: x is {} x {}, expected {} x {}", x.rows, x.cols,
-               rows.rows, f);
   COHORT_CHECK(mode != AlsMode::implicit || gram != nullptr || f == 0,
                "als_loss: implicit mode needs the Gram matrix y^T y");
 }
