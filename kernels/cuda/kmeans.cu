@@ -40,14 +40,6 @@ DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
   return d;
 }
 
-template <class Call>
-void run_cub(DeviceContext& ctx, Call call) {
-  size_t bytes = 0;
-  COHORT_CUDA_CHECK(call(nullptr, bytes));
-  DeviceScratch<unsigned char> temp(ctx, static_cast<int64_t>(bytes));
-  COHORT_CUDA_CHECK(call(temp.data(), bytes));
-}
-
 // Thread i of problem b: nearest and second-nearest centroid over dots (total_k x rows).
 __global__ void assign_kernel(const float* dots, int64_t rows, const float* x_sq, const float* c_sq,
                               const int64_t* k_offsets, int num_problems, int64_t n, int64_t row0, int32_t* labels,

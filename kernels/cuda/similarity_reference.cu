@@ -74,14 +74,6 @@ __global__ void take_topk_kernel(const int32_t* offsets, const int32_t* columns,
   }
 }
 
-template <class SortCall>
-void run_cub(DeviceContext& ctx, SortCall call) {
-  size_t bytes = 0;
-  COHORT_CUDA_CHECK(call(nullptr, bytes));
-  DeviceScratch<unsigned char> temp(ctx, static_cast<int64_t>(bytes));
-  COHORT_CUDA_CHECK(call(temp.data(), bytes));
-}
-
 }  // namespace
 
 void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,

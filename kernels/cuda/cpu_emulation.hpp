@@ -1,0 +1,302 @@
+// A CPU emulation of the part of the CUDA device language that cohort's kernels use, so their
+// logic (indexing, barriers, shuffles, reductions, edge cases) is tested by g++ on machines
+// without a GPU, CI included. Included through kernels/cuda/device_functions.cuh when
+// COHORT_CUDA_EMULATION is defined; never part of the library.
+//
+// Model: launch() runs a grid's blocks one after another on the calling thread. A block's
+// threads are fibers (ucontext) switched cooperatively: each runs until it reaches a barrier
+// (__syncthreads, __syncwarp, a shuffle) or returns, and a barrier opens when every thread of
+// the block (of the warp) that has not returned has reached it. __shared__ variables are
+// function statics (one block runs at a time, so its threads see the same copy), a shuffle
+// exchanges through a per-warp slot array between two warp barriers, atomics are plain
+// read-modify-writes (one fiber runs at a time). Runs are deterministic: threads run in
+// order of their index between barriers. Dynamic shared memory is filled with 0xff bytes
+// (NaN floats, -1 integers) before each block, so reading what no thread wrote shows up in
+// the results. A barrier that some live thread never reaches (a divergent __syncthreads)
+// aborts with a message instead of hanging. What it cannot show: timing, occupancy, register
+// pressure, and races between threads that the order above happens to hide; those stay with
+// the GPU tests.
+#pragma once
+
+#ifndef COHORT_CUDA_EMULATION
+#error "cpu_emulation.hpp is for the CPU emulation build only (define COHORT_CUDA_EMULATION)"
+#endif
+
+#include <ucontext.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) alignas(n)
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+namespace cohort::cuda_emulation {
+
+enum class Wait { none, block, warp, done };
+
+struct Fiber {
+  ucontext_t context;
+  std::vector<unsigned char> stack;
+  Wait wait = Wait::none;
+};
+
+struct BlockState {
+  std::vector<Fiber> fibers;
+  std::vector<std::array<uint64_t, 32>> warp_slots;
+  std::vector<unsigned char> dynamic_shared;
+  ucontext_t scheduler;
+  int current = 0;
+};
+
+inline BlockState* current_block = nullptr;
+
+inline int lane_id() { return current_block->current % 32; }
+
+// Parks the running fiber at a barrier until the scheduler opens it.
+inline void wait_at(Wait kind) {
+  BlockState& b = *current_block;
+  Fiber& f = b.fibers[static_cast<std::size_t>(b.current)];
+  f.wait = kind;
+  swapcontext(&f.context, &b.scheduler);
+}
+
+// Every lane publishes v, then reads the value of lane src(lane) (its own when out of range).
+template <class T, class Src>
+T exchange(T v, Src src) {
+  static_assert(sizeof(T) <= sizeof(uint64_t), "shuffle of a type wider than 64 bits");
+  BlockState& b = *current_block;
+  auto& slots = b.warp_slots[static_cast<std::size_t>(b.current / 32)];
+  const int lane = lane_id();
+  std::memcpy(&slots[static_cast<std::size_t>(lane)], &v, sizeof(T));
+  wait_at(Wait::warp);
+  const int from = src(lane);
+  T out = v;
+  if (from >= 0 && from < 32) std::memcpy(&out, &slots[static_cast<std::size_t>(from)], sizeof(T));
+  wait_at(Wait::warp);
+  return out;
+}
+
+inline unsigned char* dynamic_shared() { return current_block->dynamic_shared.data(); }
+
+}  // namespace cohort::cuda_emulation
+
+inline dim3 gridDim;
+inline dim3 blockDim;
+inline dim3 blockIdx;
+inline dim3 threadIdx;
+
+inline void __syncthreads() { cohort::cuda_emulation::wait_at(cohort::cuda_emulation::Wait::block); }
+inline void __syncwarp(unsigned = 0xffffffffu) { cohort::cuda_emulation::wait_at(cohort::cuda_emulation::Wait::warp); }
+
+template <class T>
+T __shfl_xor_sync(unsigned, T v, int lane_mask, int = 32) {
+  return cohort::cuda_emulation::exchange(v, [&](int lane) { return lane ^ lane_mask; });
+}
+template <class T>
+T __shfl_sync(unsigned, T v, int src_lane, int = 32) {
+  return cohort::cuda_emulation::exchange(v, [&](int) { return src_lane; });
+}
+template <class T>
+T __shfl_down_sync(unsigned, T v, unsigned delta, int = 32) {
+  return cohort::cuda_emulation::exchange(v, [&](int lane) { return lane + static_cast<int>(delta); });
+}
+template <class T>
+T __shfl_up_sync(unsigned, T v, unsigned delta, int = 32) {
+  return cohort::cuda_emulation::exchange(v, [&](int lane) { return lane - static_cast<int>(delta); });
+}
+inline unsigned __ballot_sync(unsigned, int predicate) {
+  unsigned bits = 0;
+  for (int src = 0; src < 32; ++src) {
+    const int p = cohort::cuda_emulation::exchange(predicate, [&](int) { return src; });
+    if (p != 0) bits |= 1u << src;
+  }
+  return bits;
+}
+
+// One fiber runs at a time: an atomic is a plain read-modify-write that returns the old value.
+template <class T>
+T atomicAdd(T* p, T v) {
+  const T old = *p;
+  *p = old + v;
+  return old;
+}
+template <class T>
+T atomicOr(T* p, T v) {
+  const T old = *p;
+  *p = old | v;
+  return old;
+}
+template <class T>
+T atomicMin(T* p, T v) {
+  const T old = *p;
+  *p = v < old ? v : old;
+  return old;
+}
+template <class T>
+T atomicMax(T* p, T v) {
+  const T old = *p;
+  *p = v > old ? v : old;
+  return old;
+}
+template <class T>
+T atomicCAS(T* p, T expected, T desired) {
+  const T old = *p;
+  if (old == expected) *p = desired;
+  return old;
+}
+
+template <class T>
+T __ldg(const T* p) {
+  return *p;
+}
+inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
+using std::isfinite;
+using std::isnan;
+// CUDA's device min/max take mixed integer types the way these do.
+template <class A, class B>
+auto min(A a, B b) {
+  return a < b ? a : b;
+}
+template <class A, class B>
+auto max(A a, B b) {
+  return a < b ? b : a;
+}
+
+namespace cohort::cuda_emulation {
+
+constexpr std::size_t kFiberStackBytes = 256 * 1024;
+
+template <class Run>
+struct FiberEntry {
+  static void start(unsigned hi, unsigned lo) {
+    const auto address = (static_cast<uintptr_t>(hi) << 32) | static_cast<uintptr_t>(lo);
+    Run& run = *reinterpret_cast<Run*>(address);
+    run();
+    BlockState& b = *current_block;
+    b.fibers[static_cast<std::size_t>(b.current)].wait = Wait::done;
+    // uc_link returns to the scheduler.
+  }
+};
+
+// getcontext and swapcontext return twice; kept out of launch() so that its loop variables
+// live in no frame that they resume.
+[[gnu::noinline]] inline void prepare_fiber(BlockState& state, Fiber& f, void (*entry)(), uintptr_t address) {
+  f.wait = Wait::none;
+  f.stack.resize(kFiberStackBytes);
+  getcontext(&f.context);
+  f.context.uc_stack.ss_sp = f.stack.data();
+  f.context.uc_stack.ss_size = f.stack.size();
+  f.context.uc_link = &state.scheduler;
+  makecontext(&f.context, entry, 2, static_cast<unsigned>(address >> 32), static_cast<unsigned>(address & 0xffffffffu));
+}
+[[gnu::noinline]] inline void resume(BlockState& state, Fiber& f) { swapcontext(&state.scheduler, &f.context); }
+
+[[noreturn]] inline void deadlock(int64_t block, const BlockState& b) {
+  int at_block = 0;
+  int at_warp = 0;
+  int done = 0;
+  for (const Fiber& f : b.fibers) {
+    at_block += f.wait == Wait::block;
+    at_warp += f.wait == Wait::warp;
+    done += f.wait == Wait::done;
+  }
+  std::fprintf(stderr,
+               "cuda emulation: block %lld cannot go on (deadlock): %d threads wait at __syncthreads, %d at a warp "
+               "barrier or shuffle, %d have returned\n",
+               static_cast<long long>(block), at_block, at_warp, done);
+  std::abort();
+}
+
+// Runs kernel(args...) over grid x block, blocks in order (x fastest), with shared_bytes of
+// dynamic shared memory. Returns when every block has finished.
+template <class Kernel, class... Args>
+void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
+  const int threads = static_cast<int>(block.x * block.y * block.z);
+  const int64_t blocks = int64_t{grid.x} * grid.y * grid.z;
+  if (threads <= 0 || threads > 1024 || blocks <= 0) {
+    std::fprintf(stderr, "cuda emulation: bad launch shape (%d threads, %lld blocks)\n", threads,
+                 static_cast<long long>(blocks));
+    std::abort();
+  }
+  gridDim = grid;
+  blockDim = block;
+  BlockState state;
+  state.fibers.resize(static_cast<std::size_t>(threads));
+  state.warp_slots.resize(static_cast<std::size_t>((threads + 31) / 32));
+  state.dynamic_shared.resize(shared_bytes + 16);
+  current_block = &state;
+  auto run = [&] { kernel(args...); };
+  using Entry = FiberEntry<decltype(run)>;
+  const auto address = reinterpret_cast<uintptr_t>(&run);
+
+  for (int64_t b = 0; b < blocks; ++b) {
+    blockIdx = dim3(static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),
+                    static_cast<unsigned>(b / (int64_t{grid.x} * grid.y)));
+    std::fill(state.dynamic_shared.begin(), state.dynamic_shared.end(), static_cast<unsigned char>(0xff));
+    for (Fiber& f : state.fibers) prepare_fiber(state, f, reinterpret_cast<void (*)()>(&Entry::start), address);
+    for (;;) {
+      // Run every runnable thread, in index order, up to its next barrier or its end.
+      for (int t = 0; t < threads; ++t) {
+        Fiber& f = state.fibers[static_cast<std::size_t>(t)];
+        if (f.wait != Wait::none) continue;
+        state.current = t;
+        threadIdx = dim3(static_cast<unsigned>(t) % block.x, (static_cast<unsigned>(t) / block.x) % block.y,
+                         static_cast<unsigned>(t) / (block.x * block.y));
+        resume(state, f);
+      }
+      // Open the barriers whose live threads have all arrived.
+      bool any_live = false;
+      bool opened = false;
+      bool whole_block = true;
+      for (const Fiber& f : state.fibers) {
+        if (f.wait == Wait::done) continue;
+        any_live = true;
+        whole_block = whole_block && f.wait == Wait::block;
+      }
+      if (!any_live) break;
+      if (whole_block) {
+        for (Fiber& f : state.fibers)
+          if (f.wait == Wait::block) f.wait = Wait::none;
+        opened = true;
+      }
+      for (int w = 0; w * 32 < threads; ++w) {
+        const int lo = 32 * w;
+        const int hi = std::min(threads, lo + 32);
+        bool live = false;
+        bool all_here = true;
+        for (int t = lo; t < hi; ++t) {
+          const Wait k = state.fibers[static_cast<std::size_t>(t)].wait;
+          if (k == Wait::done) continue;
+          live = true;
+          all_here = all_here && k == Wait::warp;
+        }
+        if (live && all_here) {
+          for (int t = lo; t < hi; ++t)
+            if (state.fibers[static_cast<std::size_t>(t)].wait == Wait::warp)
+              state.fibers[static_cast<std::size_t>(t)].wait = Wait::none;
+          opened = true;
+        }
+      }
+      if (!opened) deadlock(b, state);
+    }
+  }
+  current_block = nullptr;
+}
+
+}  // namespace cohort::cuda_emulation

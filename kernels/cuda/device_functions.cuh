@@ -1,0 +1,166 @@
+// Device-side helpers shared by the CUDA kernel families (CSR values, warp and block sums, the
+// block-wide top-k behind every ranked output), and the dialect switch: compiled by nvcc for
+// the GPU, or by a host compiler over the CPU emulation (cpu_emulation.hpp) when
+// COHORT_CUDA_EMULATION is defined, so the kernels written in *_kernels.cuh headers can be
+// tested without a GPU. Nothing here may touch the CUDA runtime API.
+#pragma once
+
+#ifdef COHORT_CUDA_EMULATION
+#include "kernels/cuda/cpu_emulation.hpp"
+// The block's dynamic shared memory as a T*.
+#define COHORT_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::cohort::cuda_emulation::dynamic_shared())
+#define COHORT_UNROLL
+#else
+#include <cuda_runtime.h>
+#define COHORT_DYNAMIC_SHARED(T, name)                                  \
+  extern __shared__ __align__(16) unsigned char cohort_dynamic_shared[]; \
+  T* name = reinterpret_cast<T*>(cohort_dynamic_shared)
+#define COHORT_UNROLL _Pragma("unroll")
+#endif
+
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+
+namespace cohort::cuda {
+
+__device__ inline float csr_value(const float* values, int64_t p) { return values != nullptr ? values[p] : 1.0f; }
+
+// The ranking order of every top-k output: descending score, ties by ascending index.
+__device__ inline bool ranks_before(float sa, int32_t ia, float sb, int32_t ib) {
+  return sa > sb || (sa == sb && ia < ib);
+}
+
+// Block-wide double sum; the order of additions is fixed by the block shape (deterministic).
+// `shared` holds blockDim.x doubles. Every thread gets the total.
+__device__ inline double block_sum_double(double v, double* shared) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
+    __syncthreads();
+  }
+  double total = shared[0];
+  __syncthreads();
+  return total;
+}
+
+// out[0..8) = src[0..8); src is 16-byte aligned (two 128-bit loads on the GPU).
+__device__ __forceinline__ void load8_aligned(const float* src, float* out) {
+#ifdef COHORT_CUDA_EMULATION
+  for (int k = 0; k < 8; ++k) out[k] = src[k];
+#else
+  const float4 a = reinterpret_cast<const float4*>(src)[0];
+  const float4 b = reinterpret_cast<const float4*>(src)[1];
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
+  out[4] = b.x;
+  out[5] = b.y;
+  out[6] = b.z;
+  out[7] = b.w;
+#endif
+}
+
+__device__ inline float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Top-k of one output row, selected by the whole block (blockDim.x == kTopkThreads).
+//
+// Candidates stream through a buffer of kTopkBuffer (score, index) pairs whose first `held`
+// slots are the best seen so far, sorted. A candidate enters only if it ranks before the
+// current k-th, so most are rejected by one comparison; when the buffer cannot take another
+// round of kTopkThreads candidates it is bitonic-sorted and cut back to k. k <= kMaxTopK,
+// and kTopkBuffer >= kMaxTopK + kTopkThreads keeps a whole round in the buffer.
+constexpr int kTopkThreads = 256;
+constexpr int kMaxTopK = 1024;
+constexpr int kTopkBuffer = 2048;
+
+struct TopkShared {
+  float score[kTopkBuffer];
+  int32_t index[kTopkBuffer];
+  int held;       // valid entries in the buffer
+  int sorted_k;   // entries in the sorted prefix (<= k)
+};
+
+__device__ inline void topk_sort_buffer(TopkShared& t) {
+  // Unused slots rank after everything: score -inf, index INT_MAX.
+  for (int s = t.held + static_cast<int>(threadIdx.x); s < kTopkBuffer; s += blockDim.x) {
+    t.score[s] = -INFINITY;
+    t.index[s] = INT_MAX;
+  }
+  __syncthreads();
+  for (int size = 2; size <= kTopkBuffer; size <<= 1) {
+    for (int stride = size >> 1; stride > 0; stride >>= 1) {
+      for (int s = threadIdx.x; s < kTopkBuffer / 2; s += blockDim.x) {
+        int lo = 2 * s - (s & (stride - 1));
+        int hi = lo + stride;
+        bool ascending_block = (lo & size) == 0;  // this half sorts best-first
+        bool swap = ascending_block ? ranks_before(t.score[hi], t.index[hi], t.score[lo], t.index[lo])
+                                    : ranks_before(t.score[lo], t.index[lo], t.score[hi], t.index[hi]);
+        if (swap) {
+          float fs = t.score[lo];
+          t.score[lo] = t.score[hi];
+          t.score[hi] = fs;
+          int32_t fi = t.index[lo];
+          t.index[lo] = t.index[hi];
+          t.index[hi] = fi;
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// Runs the selection over candidates c in [0, count): get(c, &score, &index) returns whether c
+// is a candidate. Writes k slots to out_index/out_score (best first, -1 / 0 padding).
+template <class Get>
+__device__ void block_topk(TopkShared& t, int64_t count, int k, Get get, int32_t* out_index, float* out_score) {
+  if (threadIdx.x == 0) {
+    t.held = 0;
+    t.sorted_k = 0;
+  }
+  __syncthreads();
+  for (int64_t base = 0; base < count; base += blockDim.x) {
+    // Every thread must take the same branch below (it holds barriers): read `held` once and
+    // wait for all reads before any thread of this round appends and moves it.
+    const int held_now = t.held;
+    __syncthreads();
+    if (held_now + static_cast<int>(blockDim.x) > kTopkBuffer) {
+      topk_sort_buffer(t);
+      if (threadIdx.x == 0) {
+        t.held = t.held < k ? t.held : k;
+        t.sorted_k = t.held;
+      }
+      __syncthreads();
+    }
+    // The k-th best so far is the bar to clear, once k are held.
+    const bool full = t.sorted_k == k;
+    const float bar_score = full ? t.score[k - 1] : 0.0f;
+    const int32_t bar_index = full ? t.index[k - 1] : 0;
+    int64_t c = base + threadIdx.x;
+    if (c < count) {
+      float s;
+      int32_t idx;
+      if (get(c, &s, &idx) && !isnan(s) && (!full || ranks_before(s, idx, bar_score, bar_index))) {
+        int slot = atomicAdd(&t.held, 1);
+        t.score[slot] = s;
+        t.index[slot] = idx;
+      }
+    }
+    __syncthreads();
+  }
+  topk_sort_buffer(t);
+  const int n = t.held < k ? t.held : k;
+  for (int r = threadIdx.x; r < k; r += blockDim.x) {
+    out_index[r] = r < n ? t.index[r] : -1;
+    out_score[r] = r < n ? t.score[r] : 0.0f;
+  }
+  __syncthreads();
+}
+
+}  // namespace cohort::cuda

@@ -1,0 +1,112 @@
+// The CPU emulation of the CUDA device language (kernels/cuda/cpu_emulation.hpp): the
+// semantics the kernel tests rely on.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+#include "kernels/cuda/device_functions.cuh"
+
+namespace cohort::test {
+namespace {
+
+namespace emu = cohort::cuda_emulation;
+
+__global__ void indices_kernel(int* out) {
+  const int t = static_cast<int>(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z));
+  const int b = static_cast<int>(blockIdx.x + gridDim.x * blockIdx.y);
+  out[b * static_cast<int>(blockDim.x * blockDim.y * blockDim.z) + t] = b * 1000 + t;
+}
+
+TEST(CudaEmulation, EveryThreadOfEveryBlockRunsWithItsIndices) {
+  std::vector<int> out(3 * 2 * 64, -1);
+  emu::launch(dim3(3, 2), dim3(16, 2, 2), 0, indices_kernel, out.data());
+  for (int b = 0; b < 6; ++b)
+    for (int t = 0; t < 64; ++t) EXPECT_EQ(out[b * 64 + t], b * 1000 + t);
+}
+
+// Shared memory written by one thread is read by all after the barrier; a reversal that is
+// wrong without the barrier.
+__global__ void reverse_kernel(const int* in, int* out) {
+  COHORT_DYNAMIC_SHARED(int, buffer);
+  const int t = static_cast<int>(threadIdx.x);
+  const int n = static_cast<int>(blockDim.x);
+  buffer[t] = in[blockIdx.x * n + t];
+  __syncthreads();
+  out[blockIdx.x * n + t] = buffer[n - 1 - t];
+}
+
+TEST(CudaEmulation, SyncthreadsOrdersSharedMemory) {
+  std::vector<int> in(2 * 96), out(2 * 96, 0);
+  std::iota(in.begin(), in.end(), 0);
+  emu::launch(dim3(2), dim3(96), 96 * sizeof(int), reverse_kernel, in.data(), out.data());
+  for (int b = 0; b < 2; ++b)
+    for (int t = 0; t < 96; ++t) EXPECT_EQ(out[b * 96 + t], in[b * 96 + 95 - t]);
+}
+
+__global__ void shuffle_kernel(float* sums, int* xor_of, int* down, unsigned* ballot) {
+  const int t = static_cast<int>(threadIdx.x);
+  sums[t] = cohort::cuda::warp_sum(static_cast<float>(t));
+  xor_of[t] = __shfl_xor_sync(0xffffffffu, t, 5);
+  down[t] = __shfl_down_sync(0xffffffffu, t, 3);
+  ballot[t] = __ballot_sync(0xffffffffu, t % 3 == 0);
+}
+
+TEST(CudaEmulation, WarpShufflesExchangeWithinTheWarp) {
+  std::vector<float> sums(64);
+  std::vector<int> xor_of(64), down(64);
+  std::vector<unsigned> ballot(64);
+  emu::launch(dim3(1), dim3(64), 0, shuffle_kernel, sums.data(), xor_of.data(), down.data(), ballot.data());
+  unsigned want_ballot[2] = {0, 0};
+  for (int t = 0; t < 64; ++t)
+    if (t % 3 == 0) want_ballot[t / 32] |= 1u << (t % 32);
+  for (int t = 0; t < 64; ++t) {
+    const int base = t / 32 * 32;
+    EXPECT_EQ(sums[t], static_cast<float>(32 * base + 31 * 32 / 2)) << t;
+    EXPECT_EQ(xor_of[t], base + ((t - base) ^ 5)) << t;
+    EXPECT_EQ(down[t], t - base + 3 < 32 ? t + 3 : t) << t;  // out of the warp: its own value
+    EXPECT_EQ(ballot[t], want_ballot[t / 32]) << t;
+  }
+}
+
+// Threads that return early no longer hold back the barriers of the others.
+__global__ void early_return_kernel(int* out) {
+  const int t = static_cast<int>(threadIdx.x);
+  if (t >= 40) return;
+  __shared__ int total;
+  if (t == 0) total = 0;
+  __syncthreads();
+  atomicAdd(&total, t);
+  __syncthreads();
+  out[t] = total;
+}
+
+TEST(CudaEmulation, ReturnedThreadsLeaveTheBarriers) {
+  std::vector<int> out(64, -1);
+  emu::launch(dim3(1), dim3(64), 0, early_return_kernel, out.data());
+  for (int t = 0; t < 40; ++t) EXPECT_EQ(out[t], 39 * 40 / 2);
+  for (int t = 40; t < 64; ++t) EXPECT_EQ(out[t], -1);
+}
+
+__global__ void unwritten_shared_kernel(float* out) {
+  COHORT_DYNAMIC_SHARED(float, buffer);
+  out[threadIdx.x] = buffer[threadIdx.x];
+}
+
+TEST(CudaEmulation, UnwrittenDynamicSharedMemoryReadsAsNan) {
+  std::vector<float> out(32, 0.0f);
+  emu::launch(dim3(1), dim3(32), 32 * sizeof(float), unwritten_shared_kernel, out.data());
+  for (float v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+__global__ void divergent_barrier_kernel() {
+  if (threadIdx.x < 16) __syncthreads();
+  else __syncwarp();
+}
+
+TEST(CudaEmulationDeathTest, ADivergentBarrierAbortsWithAMessage) {
+  EXPECT_DEATH(emu::launch(dim3(1), dim3(32), 0, divergent_barrier_kernel), "deadlock");
+}
+
+}  // namespace
+}  // namespace cohort::test
