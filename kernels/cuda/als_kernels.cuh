@@ -1,0 +1,644 @@
+// The kernels of alternating least squares (Hu, Koren, Volinsky 2008; Takacs et al. 2011 for
+// conjugate gradient) and the launch shapes they need; launched by als.cu, and tested on the
+// CPU through the emulation (tests/kernels/als_kernels_emulated_test.cpp).
+//
+// Each row u solves
+//   A_u x_u = b_u,  A_u = [Y^T Y] + reg I + sum_i w_ui y_i y_i^T,  b_u = sum_i v_ui y_i,
+// with w = c - 1 and v = c for implicit confidences, w = 1 and v = r for explicit ratings
+// (no Gram term). One block solves one row at a time and takes the next from a shared counter,
+// walking the rows in the given order (longest first, so that the few very popular items do
+// not start last and leave the rest of the GPU idle). A row's result does not depend on which
+// block solved it: the output is the same from run to run.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cuda/device_functions.cuh"
+#include "kernels/views.hpp"
+
+namespace cohort::cuda {
+
+constexpr int kAlsBadIndex = 1;
+constexpr float kPivotRelativeFloor = 1e-7f;  // a pivot below this share of its diagonal: not positive definite
+
+struct SolveArgs {
+  CsrView rows;
+  const float* y;
+  int64_t y_ld;
+  int64_t y_rows;
+  const float* gram;  // f x f, null for explicit ratings
+  float reg;
+  bool implicit;
+  int f;
+  float* x;
+  int64_t x_ld;
+};
+
+__device__ inline float entry_weight(const SolveArgs& s, float v) { return s.implicit ? v - 1.0f : 1.0f; }
+
+// The next row for this block: order[slot] for slot = atomicAdd(next_row, 1), or -1 when none
+// is left. Every thread of the block gets the same answer. `slot` is block-shared scratch.
+__device__ inline int64_t claim_row(int64_t rows, const int32_t* order, unsigned long long* next_row,
+                                    unsigned long long* slot) {
+  if (threadIdx.x == 0) *slot = atomicAdd(next_row, 1ull);
+  __syncthreads();
+  const unsigned long long s = *slot;
+  __syncthreads();
+  if (s >= static_cast<unsigned long long>(rows)) return -1;
+  return order != nullptr ? order[s] : static_cast<int64_t>(s);
+}
+
+// ---- Cholesky with register tiles (f <= kTiledMaxFactors) ----
+//
+// A_u is cut into 8 x 8 tiles and each thread of the block keeps one tile of the lower triangle
+// in registers from start to end: it accumulates the tile of sum_i w y_i y_i^T from the row's
+// nonzeros (staged in shared memory kBuildChunk at a time), then the block factors A = L L^T
+// by 8-column panels (the diagonal tile's owner factors it, the owners of the tiles below it
+// solve against it, every trailing tile subtracts L_IJ L_KJ^T) and solves L z = b, L^T x = z
+// the same way. A never leaves the registers; the panels pass through shared memory. f is
+// padded to a multiple of 8 with an identity block, which solves to zeros.
+constexpr int kTile = 8;
+constexpr int kBuildChunk = 64;
+constexpr int kTiledMaxFactors = 256;
+
+__host__ __device__ inline int lower_tiles(int tile_rows) { return tile_rows * (tile_rows + 1) / 2; }
+inline int tiled_tile_rows(int f) { return (f + kTile - 1) / kTile; }
+// One thread per lower tile, rounded up to whole warps.
+inline int tiled_threads(int f) { return std::max(32, (lower_tiles(tiled_tile_rows(f)) + 31) / 32 * 32); }
+inline int64_t tiled_shared_bytes(int f) {
+  const int64_t padded = int64_t{kTile} * tiled_tile_rows(f);
+  // ys, w, v, b, diag0, two panels
+  return (kBuildChunk * padded + 2 * kBuildChunk + 2 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
+}
+
+template <int kMaxThreads>
+__global__ void __launch_bounds__(kMaxThreads)
+    als_cholesky_tiled_kernel(SolveArgs s, const int32_t* order, unsigned long long* next_row, int* flag,
+                              unsigned long long* failed_row) {
+  COHORT_DYNAMIC_SHARED(float, shared);
+  __shared__ unsigned long long slot;
+  __shared__ int not_positive_definite;
+  const int f = s.f;
+  const int tile_rows = (f + kTile - 1) / kTile;
+  const int padded = tile_rows * kTile;
+  float* ys = shared;                       // [kBuildChunk][padded]: the staged y_i
+  float* w = ys + kBuildChunk * padded;     // [kBuildChunk]
+  float* v = w + kBuildChunk;               // [kBuildChunk]
+  float* b = v + kBuildChunk;               // [padded]: b, then z, then x
+  float* diag0 = b + padded;                // [padded]: A's diagonal before factoring
+  float* panels = diag0 + padded;           // 2 x [kTile][padded]: L's column panel, transposed
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int warps = static_cast<int>(blockDim.x) >> 5;
+  const bool owner = tid < lower_tiles(tile_rows);
+  int ti = 0;  // this thread's tile: rows ti*8.., columns tj*8.., tj <= ti
+  if (owner) {
+    while (lower_tiles(ti + 1) <= tid) ++ti;
+  }
+  const int tj = owner ? tid - lower_tiles(ti) : 0;
+  const int r0 = ti * kTile;
+  const int c0 = tj * kTile;
+  float acc[kTile][kTile];
+
+  for (;;) {
+    const int64_t u = claim_row(s.rows.rows, order, next_row, &slot);
+    if (u < 0) break;
+    // Reset after claim_row's barriers: every thread has read the previous row's value, and
+    // the build below passes at least one barrier before a diagonal tile can set it.
+    if (tid == 0) not_positive_definite = 0;
+    const int64_t begin = s.rows.indptr[u];
+    const int64_t end = s.rows.indptr[u + 1];
+    float* xu = s.x + u * s.x_ld;
+    if (begin >= end) {
+      for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
+      continue;
+    }
+
+    // acc = the tile of [gram] + reg I; the padding is the identity.
+    COHORT_UNROLL
+    for (int r = 0; r < kTile; ++r) {
+      COHORT_UNROLL
+      for (int c = 0; c < kTile; ++c) {
+        const int p = r0 + r;
+        const int q = c0 + c;
+        float a = 0.0f;
+        if (p < f && q < f && s.gram != nullptr) a = s.gram[p * f + q];
+        if (p == q) a += p < f ? s.reg : 1.0f;
+        acc[r][c] = a;
+      }
+    }
+    for (int d = tid; d < padded; d += blockDim.x) b[d] = 0.0f;
+
+    for (int64_t chunk = begin; chunk < end; chunk += kBuildChunk) {
+      const int n = static_cast<int>(min(static_cast<int64_t>(kBuildChunk), end - chunk));
+      for (int t = warp; t < n; t += warps) {
+        const int32_t i = s.rows.indices[chunk + t];
+        const bool ok = i >= 0 && i < s.y_rows;
+        if (!ok && lane == 0) atomicOr(flag, kAlsBadIndex);
+        const float* yi = s.y + (ok ? i : 0) * s.y_ld;
+        for (int d = lane; d < padded; d += 32) ys[t * padded + d] = ok && d < f ? yi[d] : 0.0f;
+        if (lane == 0) {
+          const float val = csr_value(s.rows.values, chunk + t);
+          v[t] = ok ? val : 0.0f;
+          w[t] = ok ? entry_weight(s, val) : 0.0f;
+        }
+      }
+      __syncthreads();
+      for (int d = tid; d < padded; d += blockDim.x) {
+        float sum = 0.0f;
+        for (int t = 0; t < n; ++t) sum += v[t] * ys[t * padded + d];
+        b[d] += sum;
+      }
+      if (owner) {
+        for (int t = 0; t < n; ++t) {
+          float p[kTile];
+          float q[kTile];
+          load8_aligned(ys + t * padded + r0, p);
+          load8_aligned(ys + t * padded + c0, q);
+          const float wt = w[t];
+          COHORT_UNROLL
+          for (int r = 0; r < kTile; ++r) {
+            const float pr = wt * p[r];
+            COHORT_UNROLL
+            for (int c = 0; c < kTile; ++c) acc[r][c] += pr * q[c];
+          }
+        }
+      }
+      __syncthreads();
+    }
+    if (owner && ti == tj) {
+      COHORT_UNROLL
+      for (int r = 0; r < kTile; ++r) diag0[r0 + r] = acc[r][r];  // read back only by this thread
+    }
+
+    // A = L L^T, panel by panel; panel J lives in panels[J % 2] as [column c][row].
+    bool failed = false;
+    for (int pj = 0; pj < tile_rows; ++pj) {
+      float* panel = panels + (pj & 1) * kTile * padded;
+      if (owner && ti == pj && tj == pj) {
+        bool ok = true;
+        COHORT_UNROLL
+        for (int k = 0; k < kTile; ++k) {
+          const float pivot = acc[k][k];
+          if (!(pivot > kPivotRelativeFloor * diag0[r0 + k]) || !isfinite(pivot)) ok = false;
+          const float lkk = sqrtf(fmaxf(pivot, FLT_MIN));  // a failed row's values are discarded
+          acc[k][k] = lkk;
+          COHORT_UNROLL
+          for (int i = k + 1; i < kTile; ++i) acc[i][k] /= lkk;
+          COHORT_UNROLL
+          for (int i = k + 1; i < kTile; ++i) {
+            COHORT_UNROLL
+            for (int j = k + 1; j <= i; ++j) acc[i][j] -= acc[i][k] * acc[j][k];
+          }
+        }
+        if (!ok) not_positive_definite = 1;
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) {
+          COHORT_UNROLL
+          for (int c = 0; c < kTile; ++c) panel[c * padded + r0 + r] = c <= r ? acc[r][c] : 0.0f;
+        }
+      }
+      __syncthreads();
+      if (not_positive_definite != 0) {  // the same value in every thread
+        failed = true;
+        break;
+      }
+      const int pivot_row = pj * kTile;
+      if (owner && tj == pj && ti > pj) {
+        // L_IJ = A_IJ L_JJ^-T: row by row, x_c = (a_c - sum_{k<c} x_k L_ck) / L_cc.
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) {
+          COHORT_UNROLL
+          for (int c = 0; c < kTile; ++c) {
+            float x = acc[r][c];
+            COHORT_UNROLL
+            for (int k = 0; k < c; ++k) x -= acc[r][k] * panel[k * padded + pivot_row + c];
+            acc[r][c] = x / panel[c * padded + pivot_row + c];
+          }
+        }
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) {
+          COHORT_UNROLL
+          for (int c = 0; c < kTile; ++c) panel[c * padded + r0 + r] = acc[r][c];
+        }
+      }
+      __syncthreads();
+      if (owner && tj > pj) {
+        // A_IK -= L_IJ L_KJ^T. The next panel goes to the other buffer, so no barrier is
+        // needed before its diagonal tile is written.
+        COHORT_UNROLL
+        for (int k = 0; k < kTile; ++k) {
+          float li[kTile];
+          float lk[kTile];
+          load8_aligned(panel + k * padded + r0, li);
+          load8_aligned(panel + k * padded + c0, lk);
+          COHORT_UNROLL
+          for (int r = 0; r < kTile; ++r) {
+            COHORT_UNROLL
+            for (int c = 0; c < kTile; ++c) acc[r][c] -= li[r] * lk[c];
+          }
+        }
+      }
+    }
+    if (failed) {
+      if (tid == 0) atomicMin(failed_row, static_cast<unsigned long long>(u));
+      for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
+      continue;
+    }
+
+    // L z = b: the diagonal tile's owner solves its block, the tiles below subtract.
+    for (int pj = 0; pj < tile_rows; ++pj) {
+      if (owner && ti == pj && tj == pj) {
+        float z[kTile];
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) {
+          float x = b[r0 + r];
+          COHORT_UNROLL
+          for (int k = 0; k < r; ++k) x -= acc[r][k] * z[k];
+          z[r] = x / acc[r][r];
+          b[r0 + r] = z[r];
+        }
+      }
+      __syncthreads();
+      if (owner && tj == pj && ti > pj) {
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) {
+          float sum = 0.0f;
+          COHORT_UNROLL
+          for (int c = 0; c < kTile; ++c) sum += acc[r][c] * b[c0 + c];
+          b[r0 + r] -= sum;
+        }
+      }
+      __syncthreads();
+    }
+    // L^T x = z, from the last block up.
+    for (int pj = tile_rows - 1; pj >= 0; --pj) {
+      if (owner && ti == pj && tj == pj) {
+        float xs[kTile];
+        COHORT_UNROLL
+        for (int r = kTile - 1; r >= 0; --r) {
+          float x = b[r0 + r];
+          COHORT_UNROLL
+          for (int k = r + 1; k < kTile; ++k) x -= acc[k][r] * xs[k];
+          xs[r] = x / acc[r][r];
+          b[r0 + r] = xs[r];
+        }
+      }
+      __syncthreads();
+      if (owner && ti == pj && tj < pj) {
+        COHORT_UNROLL
+        for (int c = 0; c < kTile; ++c) {
+          float sum = 0.0f;
+          COHORT_UNROLL
+          for (int r = 0; r < kTile; ++r) sum += acc[r][c] * b[r0 + r];
+          b[c0 + c] -= sum;
+        }
+      }
+      __syncthreads();
+    }
+    for (int d = tid; d < f; d += blockDim.x) xu[d] = b[d];
+  }
+}
+
+// ---- Cholesky for any f: A_u formed in a global slice per block ----
+//
+// For f above kTiledMaxFactors. One block per row (grid-stride); the lower triangle of A_u is
+// accumulated element by element and factored column by column.
+constexpr int kGeneralThreads = 256;
+constexpr int kRankChunk = 32;  // entries staged in shared memory per rank update
+
+inline int64_t general_shared_bytes(int f) {
+  return (2 * int64_t{f} + kRankChunk * int64_t{f} + 2 * kRankChunk) * int64_t{sizeof(float)};
+}
+
+// Shared layout: b[f] diag0[f] ys[kRankChunk*f] w[kRankChunk] v[kRankChunk]; A in global_a.
+__global__ void __launch_bounds__(kGeneralThreads)
+    als_cholesky_general_kernel(SolveArgs s, float* global_a, int* flag, unsigned long long* failed_row) {
+  COHORT_DYNAMIC_SHARED(float, shared);
+  const int f = s.f;
+  float* a = global_a + static_cast<int64_t>(blockIdx.x) * f * f;
+  float* b = shared;
+  float* diag0 = b + f;
+  float* ys = diag0 + f;
+  float* w = ys + kRankChunk * f;
+  float* v = w + kRankChunk;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int ff = f * f;
+
+  for (int64_t u = blockIdx.x; u < s.rows.rows; u += gridDim.x) {
+    const int64_t begin = s.rows.indptr[u];
+    const int64_t end = s.rows.indptr[u + 1];
+    float* xu = s.x + u * s.x_ld;
+    if (begin >= end) {
+      for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
+      continue;
+    }
+    for (int e = tid; e < ff; e += blockDim.x) {
+      const int p = e / f;
+      const int q = e - p * f;
+      if (q <= p) a[e] = (s.gram != nullptr ? s.gram[e] : 0.0f) + (p == q ? s.reg : 0.0f);
+    }
+    for (int d = tid; d < f; d += blockDim.x) b[d] = 0.0f;
+    __syncthreads();
+    for (int64_t c0 = begin; c0 < end; c0 += kRankChunk) {
+      const int n = static_cast<int>(min(static_cast<int64_t>(kRankChunk), end - c0));
+      for (int e = tid; e < n * f; e += blockDim.x) {
+        const int t = e / f;
+        const int d = e - t * f;
+        const int32_t i = s.rows.indices[c0 + t];
+        const bool ok = i >= 0 && i < s.y_rows;
+        if (!ok && d == 0) atomicOr(flag, kAlsBadIndex);
+        ys[e] = ok ? s.y[i * s.y_ld + d] : 0.0f;
+        if (d == 0) {
+          const float val = csr_value(s.rows.values, c0 + t);
+          v[t] = val;
+          w[t] = entry_weight(s, val);
+        }
+      }
+      __syncthreads();
+      for (int d = tid; d < f; d += blockDim.x) {
+        float acc = 0.0f;
+        for (int t = 0; t < n; ++t) acc += v[t] * ys[t * f + d];
+        b[d] += acc;
+      }
+      for (int e = tid; e < ff; e += blockDim.x) {
+        const int p = e / f;
+        const int q = e - p * f;
+        if (q > p) continue;
+        float acc = 0.0f;
+        for (int t = 0; t < n; ++t) acc += w[t] * ys[t * f + p] * ys[t * f + q];
+        a[e] += acc;
+      }
+      __syncthreads();
+    }
+    for (int d = tid; d < f; d += blockDim.x) diag0[d] = a[d * f + d];
+    __syncthreads();
+
+    bool ok = true;
+    for (int j = 0; j < f; ++j) {
+      const float pivot = a[j * f + j];
+      if (!(pivot > kPivotRelativeFloor * diag0[j]) || !isfinite(pivot)) {
+        ok = false;  // every thread reads the same pivot: the exit is uniform
+        break;
+      }
+      const float ljj = sqrtf(pivot);
+      __syncthreads();
+      if (tid == 0) a[j * f + j] = ljj;
+      for (int i = j + 1 + tid; i < f; i += blockDim.x) a[i * f + j] /= ljj;
+      __syncthreads();
+      const int m = f - j - 1;
+      for (int e = tid; e < m * m; e += blockDim.x) {
+        const int i = j + 1 + e / m;
+        const int l = j + 1 + e % m;
+        if (l <= i) a[i * f + l] -= a[i * f + j] * a[l * f + j];
+      }
+      __syncthreads();
+    }
+    if (!ok) {
+      if (tid == 0) atomicMin(failed_row, static_cast<unsigned long long>(u));
+      for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
+      __syncthreads();
+      continue;
+    }
+    for (int j = 0; j < f; ++j) {
+      const float zj = b[j] / a[j * f + j];
+      __syncthreads();
+      for (int i = j + 1 + tid; i < f; i += blockDim.x) b[i] -= a[i * f + j] * zj;
+      if (tid == 0) b[j] = zj;
+      __syncthreads();
+    }
+    for (int j = f - 1; j >= 0; --j) {
+      const float xj = b[j] / a[j * f + j];
+      __syncthreads();
+      for (int i = tid; i < j; i += blockDim.x) b[i] -= a[j * f + i] * xj;
+      if (tid == 0) b[j] = xj;
+      __syncthreads();
+    }
+    for (int d = tid; d < f; d += blockDim.x) xu[d] = b[d];
+    __syncthreads();
+  }
+}
+
+// ---- Conjugate gradient ----
+//
+// A_u is applied without being formed: A v = [gram v] + reg v + sum_i w_i (y_i . v) y_i. Each
+// warp takes every warps-th nonzero (two at a time, for the memory latency) and adds into its
+// own row of `partial`; the rows are then summed in warp order, so there are no atomics and
+// the result is the same from run to run. The first application also accumulates b.
+constexpr int kCgMaxWarps = 8;
+constexpr float kCgRelativeTolerance = 1e-10f;
+
+inline int64_t cg_shared_bytes(int f, int warps) {
+  return ((5 + 2 * int64_t{warps}) * f + 32) * int64_t{sizeof(float)};
+}
+// The most warps (at most kCgMaxWarps) whose shared memory fits in `limit` bytes; 0 if none.
+inline int cg_warps(int f, int64_t limit) {
+  for (int w = kCgMaxWarps; w >= 1; --w)
+    if (cg_shared_bytes(f, w) <= limit) return w;
+  return 0;
+}
+
+// Block-wide float sum over blockDim.x threads (a multiple of 32); `warp_part` holds 32 floats.
+__device__ inline float block_sum_float(float v, float* warp_part) {
+  v = warp_sum(v);
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x / 32;
+  if (lane == 0) warp_part[warp] = v;
+  __syncthreads();
+  float total = 0.0f;
+  const int warps = blockDim.x / 32;
+  for (int k = 0; k < warps; ++k) total += warp_part[k];
+  __syncthreads();
+  return total;
+}
+
+// partial[warp][d] = sum over this warp's nonzeros of w_i (y_i . vin) y_i[d]; when partial_b
+// is given, also partial_b[warp][d] = sum of v_i y_i[d].
+__device__ inline void cg_sparse_terms(const SolveArgs& s, int64_t begin, int64_t end, const float* vin,
+                                       float* partial, float* partial_b, int* flag) {
+  const int f = s.f;
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int warps = blockDim.x >> 5;
+  float* mine = partial + warp * f;
+  float* mine_b = partial_b != nullptr ? partial_b + warp * f : nullptr;
+  for (int d = lane; d < f; d += 32) {
+    mine[d] = 0.0f;
+    if (mine_b != nullptr) mine_b[d] = 0.0f;
+  }
+  for (int64_t k1 = begin + warp; k1 < end; k1 += 2 * warps) {
+    const int64_t k2 = k1 + warps;
+    const int32_t i1 = s.rows.indices[k1];
+    const int32_t i2 = k2 < end ? s.rows.indices[k2] : 0;
+    const bool ok1 = i1 >= 0 && i1 < s.y_rows;
+    const bool ok2 = k2 < end && i2 >= 0 && i2 < s.y_rows;
+    if (lane == 0 && (!ok1 || (k2 < end && !ok2))) atomicOr(flag, kAlsBadIndex);
+    const float c1 = ok1 ? csr_value(s.rows.values, k1) : 0.0f;
+    const float c2 = ok2 ? csr_value(s.rows.values, k2) : 0.0f;
+    const float* y1 = s.y + (ok1 ? i1 : 0) * s.y_ld;
+    const float* y2 = s.y + (ok2 ? i2 : 0) * s.y_ld;
+    float dot1 = 0.0f;
+    float dot2 = 0.0f;
+    // A bad index contributes nothing (and y may have no row to point at).
+    for (int d = lane; d < f; d += 32) {
+      dot1 += (ok1 ? y1[d] : 0.0f) * vin[d];
+      dot2 += (ok2 ? y2[d] : 0.0f) * vin[d];
+    }
+    dot1 = warp_sum(dot1);
+    dot2 = warp_sum(dot2);
+    const float s1 = ok1 ? entry_weight(s, c1) * dot1 : 0.0f;
+    const float s2 = ok2 ? entry_weight(s, c2) * dot2 : 0.0f;
+    for (int d = lane; d < f; d += 32) {
+      const float a1 = ok1 ? y1[d] : 0.0f;
+      const float a2 = ok2 ? y2[d] : 0.0f;
+      mine[d] += s1 * a1 + s2 * a2;
+      if (mine_b != nullptr) mine_b[d] += c1 * a1 + c2 * a2;
+    }
+  }
+}
+
+// out[d] = reg vin[d] + [gram vin][d] + sum_w partial[w][d]. Call after a barrier that follows
+// cg_sparse_terms; ends with one.
+__device__ inline void cg_finish_apply(const SolveArgs& s, const float* vin, const float* partial, float* out) {
+  const int f = s.f;
+  const int warps = blockDim.x >> 5;
+  for (int d = threadIdx.x; d < f; d += blockDim.x) {
+    float acc0 = s.reg * vin[d];
+    float acc1 = 0.0f;
+    if (s.gram != nullptr) {
+      int e = 0;
+      for (; e + 1 < f; e += 2) {  // gram is symmetric: column d read as row d, coalesced
+        acc0 += s.gram[e * f + d] * vin[e];
+        acc1 += s.gram[(e + 1) * f + d] * vin[e + 1];
+      }
+      if (e < f) acc0 += s.gram[e * f + d] * vin[e];
+    }
+    float sparse = 0.0f;
+    for (int k = 0; k < warps; ++k) sparse += partial[k * f + d];
+    out[d] = (acc0 + acc1) + sparse;
+  }
+  __syncthreads();
+}
+
+// Shared layout: x r p ap b (f each), partial and partial_b (warps x f each), 32 floats.
+__global__ void __launch_bounds__(kCgMaxWarps * 32)
+    als_cg_kernel(SolveArgs s, int steps, const int32_t* order, unsigned long long* next_row, int* flag) {
+  COHORT_DYNAMIC_SHARED(float, shared);
+  __shared__ unsigned long long slot;
+  const int f = s.f;
+  const int warps = blockDim.x >> 5;
+  float* x = shared;
+  float* r = x + f;
+  float* p = r + f;
+  float* ap = p + f;
+  float* b = ap + f;
+  float* partial = b + f;
+  float* partial_b = partial + warps * f;
+  float* reduce = partial_b + warps * f;
+  const int tid = threadIdx.x;
+  for (;;) {
+    const int64_t u = claim_row(s.rows.rows, order, next_row, &slot);
+    if (u < 0) break;
+    const int64_t begin = s.rows.indptr[u];
+    const int64_t end = s.rows.indptr[u + 1];
+    float* xu = s.x + u * s.x_ld;
+    if (begin >= end) {
+      for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
+      continue;
+    }
+    for (int d = tid; d < f; d += blockDim.x) x[d] = xu[d];
+    __syncthreads();
+    // r = b - A x, starting from the previous iterate.
+    cg_sparse_terms(s, begin, end, x, partial, partial_b, flag);
+    __syncthreads();
+    cg_finish_apply(s, x, partial, ap);
+    float rs_local = 0.0f;
+    float bb_local = 0.0f;
+    for (int d = tid; d < f; d += blockDim.x) {
+      float bd = 0.0f;
+      for (int k = 0; k < warps; ++k) bd += partial_b[k * f + d];
+      b[d] = bd;
+      r[d] = bd - ap[d];
+      p[d] = r[d];
+      rs_local += r[d] * r[d];
+      bb_local += bd * bd;
+    }
+    float rs = block_sum_float(rs_local, reduce);
+    const float tiny = kCgRelativeTolerance * kCgRelativeTolerance * block_sum_float(bb_local, reduce);
+    for (int step = 0; step < steps && rs > tiny; ++step) {
+      cg_sparse_terms(s, begin, end, p, partial, nullptr, flag);
+      __syncthreads();
+      cg_finish_apply(s, p, partial, ap);
+      float pap_local = 0.0f;
+      for (int d = tid; d < f; d += blockDim.x) pap_local += p[d] * ap[d];
+      const float pap = block_sum_float(pap_local, reduce);
+      if (!(pap > 0.0f)) break;
+      const float alpha = rs / pap;
+      float next_local = 0.0f;
+      for (int d = tid; d < f; d += blockDim.x) {
+        x[d] += alpha * p[d];
+        r[d] -= alpha * ap[d];
+        next_local += r[d] * r[d];
+      }
+      const float rs_next = block_sum_float(next_local, reduce);
+      const float beta = rs_next / rs;
+      for (int d = tid; d < f; d += blockDim.x) p[d] = r[d] + beta * p[d];
+      rs = rs_next;
+      __syncthreads();
+    }
+    for (int d = tid; d < f; d += blockDim.x) xu[d] = x[d];
+    __syncthreads();
+  }
+}
+
+// ---- training loss ----
+//
+// Per row: implicit  x^T G x + sum_{i in u} [c (1 - s_i)^2 - s_i^2]  (s_i = x_u . y_i), i.e. the
+// all-items sum of s_i^2 with each stored entry's term replaced; explicit  sum (r - s_i)^2.
+constexpr int kLossThreads = 256;
+
+__global__ void __launch_bounds__(kLossThreads)
+    als_loss_kernel(CsrView rows, const float* x, int64_t x_ld, const float* y, int64_t y_ld, int64_t y_rows,
+                    const float* gram, int f, bool implicit, double* row_loss, int* flag) {
+  __shared__ double part[kLossThreads];
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  for (int64_t u = blockIdx.x; u < rows.rows; u += gridDim.x) {
+    const float* xu = x + u * x_ld;
+    double local = 0.0;
+    if (implicit) {
+      for (int d = tid; d < f; d += blockDim.x) {
+        float g = 0.0f;
+        for (int e = 0; e < f; ++e) g += gram[e * f + d] * xu[e];
+        local += static_cast<double>(xu[d]) * g;
+      }
+    }
+    for (int64_t k = rows.indptr[u] + tid / 32; k < rows.indptr[u + 1]; k += blockDim.x / 32) {
+      const int32_t i = rows.indices[k];
+      const bool ok = i >= 0 && i < y_rows;
+      if (!ok && lane == 0) atomicOr(flag, kAlsBadIndex);
+      const float* yi = y + (ok ? i : 0) * y_ld;
+      float dot = 0.0f;
+      for (int d = lane; d < f; d += 32) dot += (ok ? yi[d] : 0.0f) * xu[d];
+      const double si = warp_sum(dot);
+      const double c = csr_value(rows.values, k);
+      if (ok && lane == 0) local += implicit ? c * (1.0 - si) * (1.0 - si) - si * si : (c - si) * (c - si);
+    }
+    const double total = block_sum_double(local, part);
+    if (tid == 0) row_loss[u] = total;
+  }
+}
+
+// One block, fixed order: out = sum of values.
+__global__ void ordered_sum_kernel(const double* values, int64_t n, double* out) {
+  __shared__ double part[kLossThreads];
+  double local = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) local += values[i];
+  const double total = block_sum_double(local, part);
+  if (threadIdx.x == 0) *out = total;
+}
+
+}  // namespace cohort::cuda
