@@ -73,6 +73,12 @@ class Backend {
   virtual void row_sq_norms(MatrixView<const float> x, float* out) = 0;
   // Each row scaled to unit Euclidean norm; all-zero rows stay zero.
   virtual void normalize_rows(MatrixView<float> x) = 0;
+  // Euclidean distances from dot products, in place: dots (m x n) holds -2 u_r . v_j (gemm_nt
+  // with alpha -2) and becomes sqrt(max(0, row_sq[r] + col_sq[j] + dots(r, j))); row_sq: m,
+  // col_sq: n. The entry (r, r + self_offset), a point against itself, is set to exactly 0
+  // where it exists (pass self_offset >= n when the rows and columns are different points).
+  virtual void distances_from_dots(MatrixView<float> dots, const float* row_sq, const float* col_sq,
+                                   int64_t self_offset) = 0;
 
   // ---- sparse similarity ----
   // Top-k cosine neighbours of rows [row_begin, row_end) of `a` among all rows of `a`:

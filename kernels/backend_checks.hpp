@@ -75,6 +75,12 @@ inline void check_row_sq_norms_args(MatrixView<const float> x, const float* out)
 
 inline void check_normalize_rows_args(MatrixView<const float> x) { check_matrix_arg("normalize_rows", "x", x); }
 
+inline void check_distances_from_dots_args(MatrixView<const float> dots, const float* row_sq, const float* col_sq) {
+  check_matrix_arg("distances_from_dots", "dots", dots);
+  COHORT_CHECK(dots.rows == 0 || dots.cols == 0 || (row_sq != nullptr && col_sq != nullptr),
+               "distances_from_dots: row_sq or col_sq is null for a {} x {} matrix", dots.rows, dots.cols);
+}
+
 // ---- sparse similarity ----
 
 inline void check_topk_cosine_args(const CsrView& a, const CsrView& a_t, int64_t row_begin, int64_t row_end, int k,

@@ -101,30 +101,24 @@ std::vector<double> silhouettes(Backend& backend, const Matrix& x, const std::ve
     }
 
   Buffer<float> points_buffer(backend, points);
+  Buffer<float> sq_buffer(backend, sq);
   Buffer<float> indicator_buffer(backend, indicators);
   const MatrixView<const float> all = points_buffer.matrix(s, d);
   const MatrixView<const float> indicator_view = indicator_buffer.matrix(total_clusters, s);
   const int64_t block = std::clamp<int64_t>(kBlockElements / s, 1, s);
   std::vector<double> row_score(static_cast<size_t>(block * num_labelings));
+  // The distance blocks stay on the backend; only the per-cluster sums come back.
+  Buffer<float> distance(backend, block * s);
+  Buffer<float> sums(backend, block * total_clusters);
 
   for (int64_t begin = 0; begin < s; begin += block) {
     const int64_t rows = std::min(block, s - begin);
-    Buffer<float> distance(backend, rows * s);
     const MatrixView<float> distance_view = distance.matrix(rows, s);
     backend.gemm_nt(-2.0f, all.rows_range(begin, begin + rows), all, 0.0f, distance_view);
-    std::vector<float> host = distance.to_host();
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = host.data() + r * s;
-      const float sq_r = sq[begin + r];
-      for (int64_t j = 0; j < s; ++j) row[j] = std::sqrt(std::max(sq_r + sq[j] + row[j], 0.0f));
-      row[begin + r] = 0.0f;
-    }
-    distance.upload(host);
-
-    Buffer<float> sums(backend, rows * total_clusters);
+    backend.distances_from_dots(distance_view, sq_buffer.data() + begin, sq_buffer.data(), begin);
     backend.gemm_nt(1.0f, distance_view, indicator_view, 0.0f, sums.matrix(rows, total_clusters));
-    const std::vector<float> host_sums = sums.to_host();
+    std::vector<float> host_sums(static_cast<size_t>(rows * total_clusters));
+    backend.copy_to_host(host_sums.data(), sums.data(), host_sums.size() * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const float* to_cluster = host_sums.data() + r * total_clusters;

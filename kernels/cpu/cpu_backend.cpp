@@ -47,6 +47,11 @@ class CpuBackend final : public Backend {
     ThreadScope scope(threads_);
     cpu::row_sq_norms(x, out);
   }
+  void distances_from_dots(MatrixView<float> dots, const float* row_sq, const float* col_sq,
+                           int64_t self_offset) override {
+    ThreadScope scope(threads_);
+    cpu::distances_from_dots(dots, row_sq, col_sq, self_offset);
+  }
   void normalize_rows(MatrixView<float> x) override {
     ThreadScope scope(threads_);
     cpu::normalize_rows(x);

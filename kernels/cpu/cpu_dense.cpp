@@ -98,6 +98,17 @@ void row_sq_norms(MatrixView<const float> x, float* out) {
   }
 }
 
+void distances_from_dots(MatrixView<float> dots, const float* row_sq, const float* col_sq, int64_t self_offset) {
+  check_distances_from_dots_args(dots, row_sq, col_sq);
+#pragma omp parallel for schedule(static) if (dots.rows * dots.cols >= kParallelElements)
+  for (int64_t r = 0; r < dots.rows; ++r) {
+    float* row = dots.row(r);
+    for (int64_t j = 0; j < dots.cols; ++j) row[j] = std::sqrt(std::max(row_sq[r] + col_sq[j] + row[j], 0.0f));
+    const int64_t self = r + self_offset;
+    if (self >= 0 && self < dots.cols) row[self] = 0.0f;
+  }
+}
+
 void normalize_rows(MatrixView<float> x) {
   check_normalize_rows_args(x);
   if (x.rows == 0 || x.cols == 0) return;

@@ -11,6 +11,7 @@ namespace cohort::cpu {
 void gemm_nt(float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta, MatrixView<float> c);
 void row_sq_norms(MatrixView<const float> x, float* out);
 void normalize_rows(MatrixView<float> x);
+void distances_from_dots(MatrixView<float> dots, const float* row_sq, const float* col_sq, int64_t self_offset);
 
 // cpu_similarity.cpp
 void topk_cosine(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k, bool exclude_self,

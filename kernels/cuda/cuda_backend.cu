@@ -66,6 +66,11 @@ class CudaBackend final : public Backend {
     enter();
     cuda::row_sq_norms(ctx_, x, out);
   }
+  void distances_from_dots(MatrixView<float> dots, const float* row_sq, const float* col_sq,
+                           int64_t self_offset) override {
+    enter();
+    cuda::distances_from_dots(ctx_, dots, row_sq, col_sq, self_offset);
+  }
   void normalize_rows(MatrixView<float> x) override {
     enter();
     cuda::normalize_rows(ctx_, x);

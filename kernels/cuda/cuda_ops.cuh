@@ -13,6 +13,8 @@ void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixV
              MatrixView<float> c);
 void row_sq_norms(DeviceContext& ctx, MatrixView<const float> x, float* out);
 void normalize_rows(DeviceContext& ctx, MatrixView<float> x);
+void distances_from_dots(DeviceContext& ctx, MatrixView<float> dots, const float* row_sq, const float* col_sq,
+                         int64_t self_offset);
 
 // similarity.cu (custom kernel) and similarity_reference.cu (cuSPARSE SpGEMM + segmented sort)
 void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,

@@ -1,47 +1,12 @@
-// Dense helpers: GEMM through cuBLAS, row norms and row normalisation.
+// Dense helpers: GEMM through cuBLAS; the kernels of dense_kernels.cuh.
+#include <algorithm>
+
 #include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
+#include "kernels/cuda/dense_kernels.cuh"
 #include "kernels/cuda/device_util.cuh"
 
 namespace cohort::cuda {
-namespace {
-
-__global__ void scale_kernel(float beta, float* c, int64_t rows, int64_t cols, int64_t ld) {
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < rows * cols; e += int64_t{gridDim.x} * blockDim.x) {
-    float* p = c + (e / cols) * ld + e % cols;
-    *p = beta == 0.0f ? 0.0f : beta * *p;
-  }
-}
-
-// One warp per row: out[i] = sum_j x(i, j)^2.
-__global__ void row_sq_norms_kernel(const float* x, int64_t rows, int64_t cols, int64_t ld, float* out) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; i < rows; i += warps) {
-    const float* row = x + i * ld;
-    float s = 0.0f;
-    for (int64_t j = lane; j < cols; j += 32) s += row[j] * row[j];
-    s = warp_sum(s);
-    if (lane == 0) out[i] = s;
-  }
-}
-
-__global__ void normalize_rows_kernel(float* x, int64_t rows, int64_t cols, int64_t ld) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; i < rows; i += warps) {
-    float* row = x + i * ld;
-    float s = 0.0f;
-    for (int64_t j = lane; j < cols; j += 32) s += row[j] * row[j];
-    s = warp_sum(s);
-    if (s > 0.0f) {
-      const float inv = 1.0f / sqrtf(s);
-      for (int64_t j = lane; j < cols; j += 32) row[j] *= inv;
-    }
-  }
-}
-
-}  // namespace
 
 void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
              MatrixView<float> c) {
@@ -67,6 +32,17 @@ void row_sq_norms(DeviceContext& ctx, MatrixView<const float> x, float* out) {
   check_row_sq_norms_args(x, out);
   if (x.rows == 0) return;
   row_sq_norms_kernel<<<grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream()>>>(x.data, x.rows, x.cols, x.ld, out);
+  COHORT_CUDA_CHECK_LAUNCH();
+}
+
+void distances_from_dots(DeviceContext& ctx, MatrixView<float> dots, const float* row_sq, const float* col_sq,
+                         int64_t self_offset) {
+  check_distances_from_dots_args(dots, row_sq, col_sq);
+  if (dots.rows == 0 || dots.cols == 0) return;
+  const unsigned across = static_cast<unsigned>(std::min<int64_t>(ceil_div(dots.cols, kDenseThreads), 64));
+  const dim3 grid(across, static_cast<unsigned>(std::min<int64_t>(dots.rows, 65535)));
+  distances_from_dots_kernel<<<grid, kDenseThreads, 0, ctx.stream()>>>(dots.data, dots.rows, dots.cols, dots.ld,
+                                                                        row_sq, col_sq, self_offset);
   COHORT_CUDA_CHECK_LAUNCH();
 }
 

@@ -76,6 +76,10 @@ class PlantedSeedsBackend final : public Backend {
   }
   void row_sq_norms(MatrixView<const float> x, float* out) override { inner_.row_sq_norms(x, out); }
   void normalize_rows(MatrixView<float> x) override { inner_.normalize_rows(x); }
+  void distances_from_dots(MatrixView<float> dots, const float* row_sq, const float* col_sq,
+                           int64_t self_offset) override {
+    inner_.distances_from_dots(dots, row_sq, col_sq, self_offset);
+  }
   void topk_cosine(CsrView a, CsrView a_t, int64_t begin, int64_t end, int k, bool exclude_self, int32_t* index,
                    float* score) override {
     inner_.topk_cosine(a, a_t, begin, end, k, exclude_self, index, score);

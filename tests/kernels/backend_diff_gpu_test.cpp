@@ -220,6 +220,23 @@ TEST_F(BackendDiffGpu, DenseHelpers) {
       }
       EXPECT_TRUE(all_near(norms[0], norms[1], 1e-4, 1e-5));
       EXPECT_TRUE(all_near(normalized[0], normalized[1], 1e-6, 1e-5));
+
+      // Distances of a block of rows against all, self entries zeroed.
+      const int64_t pts = sz(700, 40);
+      const int64_t first = pts / 3;
+      const int64_t block_rows = pts / 2;
+      auto p = random_floats(rng, pts * 17, -1, 1);
+      std::vector<float> dist[2];
+      for (int s = 0; s < 2; ++s) {
+        Buffer<float> dp(*backends[s], p), sq(*backends[s], pts), dd(*backends[s], block_rows * pts);
+        const MatrixView<const float> all = dp.matrix(pts, 17);
+        backends[s]->row_sq_norms(all, sq.data());
+        backends[s]->gemm_nt(-2.0f, all.rows_range(first, first + block_rows), all, 0.0f, dd.matrix(block_rows, pts));
+        backends[s]->distances_from_dots(dd.matrix(block_rows, pts), sq.data() + first, sq.data(), first);
+        dist[s] = dd.to_host();
+      }
+      EXPECT_TRUE(all_near(dist[0], dist[1], 2e-3, 1e-4)) << "distances_from_dots";
+      for (int64_t r = 0; r < block_rows; ++r) EXPECT_EQ(dist[1][r * pts + first + r], 0.0f);
     }
   }
 }

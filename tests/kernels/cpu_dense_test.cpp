@@ -108,5 +108,29 @@ TEST_F(CpuDense, NormalizeRowsGivesUnitNorms) {
   for (float v : norms.to_host()) EXPECT_NEAR(v, 1.0f, 1e-5f);
 }
 
+TEST_F(CpuDense, DistancesFromDotsAreEuclideanWithZeroSelf) {
+  // Points (0,0), (3,4), (1,0) against themselves: dots = -2 u.v.
+  const std::vector<float> p{0, 0, 3, 4, 1, 0};
+  Buffer<float> pts(*backend_, p), sq(*backend_, 3), d(*backend_, 9);
+  backend_->row_sq_norms(pts.matrix(3, 2), sq.data());
+  backend_->gemm_nt(-2.0f, pts.matrix(3, 2), pts.matrix(3, 2), 0.0f, d.matrix(3, 3));
+  backend_->distances_from_dots(d.matrix(3, 3), sq.data(), sq.data(), 0);
+  const std::vector<float> got = d.to_host();
+  const double want[9] = {0, 5, 1, 5, 0, std::sqrt(20.0), 1, std::sqrt(20.0), 0};
+  for (int e = 0; e < 9; ++e) EXPECT_NEAR(got[e], want[e], 1e-6) << e;
+  for (int e : {0, 4, 8}) EXPECT_EQ(got[e], 0.0f);
+
+  // Rows 1..2 against all three (self_offset 1); an entry whose rounding went below zero
+  // (1 + 0 - 3) clamps to 0 instead of NaN.
+  Buffer<float> block(*backend_, std::vector<float>{0, -50, -6, -3, -6, -2});
+  backend_->distances_from_dots(block.matrix(2, 3), sq.data() + 1, sq.data(), 1);
+  const std::vector<float> b = block.to_host();
+  const double want_b[6] = {5, 0, std::sqrt(20.0), 0, std::sqrt(20.0), 0};
+  for (int e = 0; e < 6; ++e) EXPECT_NEAR(b[e], want_b[e], 1e-6) << e;
+  EXPECT_EQ(b[1], 0.0f);  // (row 0, column 1): self
+  EXPECT_EQ(b[5], 0.0f);  // (row 1, column 2): self
+  EXPECT_THROW(backend_->distances_from_dots(block.matrix(2, 3), nullptr, sq.data(), 0), Error);
+}
+
 }  // namespace
 }  // namespace cohort
