@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -392,6 +393,8 @@ void run(bool quick) {
     auto c = random_floats(total_k * d, -1, 1, 9);
     Row assign{name + ": assign", dims({n, d}) + ", total k " + std::to_string(total_k)};
     Row iter{name + ": iteration", assign.size};
+    // The fused kernel against the cuBLAS GEMM + argmin path it replaces (kmeans.cu).
+    Row gemm_assign{name + ": assign via GEMM + argmin", assign.size};
     for (Backend* be : {gpu.get(), cpu.get()}) {
       const bool on_gpu = be == gpu.get();
       // The CPU on a share of the rows.
@@ -406,6 +409,11 @@ void run(bool quick) {
                           labels.data(), best.data(), nullptr);
       };
       const double scale = static_cast<double>(n) / rows;
+      if (on_gpu) {
+        setenv("COHORT_KMEANS_ASSIGN", "gemm", 1);
+        gemm_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
+        unsetenv("COHORT_KMEANS_ASSIGN");
+      }
       const double a_ms = median_ms(*be, on_gpu ? z.reps : 1, do_assign) * scale;
       const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, [&] {
         do_assign();
@@ -419,8 +427,10 @@ void run(bool quick) {
       assign.cpu_scaled = iter.cpu_scaled = rows < n || assign.cpu_scaled;
     }
     assign.flops = 2.0 * n * total_k * d;
+    gemm_assign.flops = assign.flops;
     iter.goal = goal;
     table.add(assign);
+    table.add(gemm_assign);
     table.add(iter);
   };
   {

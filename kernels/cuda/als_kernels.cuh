@@ -17,7 +17,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-namespace cohort::cuda {
+COHORT_DEVICE_CODE_BEGIN
 
 constexpr int kAlsBadIndex = 1;
 constexpr float kPivotRelativeFloor = 1e-7f;  // a pivot below this share of its diagonal: not positive definite
@@ -641,4 +641,4 @@ __global__ void ordered_sum_kernel(const double* values, int64_t n, double* out)
   if (threadIdx.x == 0) *out = total;
 }
 
-}  // namespace cohort::cuda
+COHORT_DEVICE_CODE_END

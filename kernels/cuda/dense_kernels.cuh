@@ -6,7 +6,7 @@
 
 #include "kernels/cuda/device_functions.cuh"
 
-namespace cohort::cuda {
+COHORT_DEVICE_CODE_BEGIN
 
 constexpr int kDenseThreads = 256;
 
@@ -59,4 +59,4 @@ __global__ void distances_from_dots_kernel(float* dots, int64_t rows, int64_t co
   }
 }
 
-}  // namespace cohort::cuda
+COHORT_DEVICE_CODE_END

@@ -23,7 +23,23 @@
 #include <cmath>
 #include <cstdint>
 
-namespace cohort::cuda {
+// Device code opens namespace cohort::cuda with COHORT_DEVICE_CODE_BEGIN. Under the emulation
+// that adds an inline namespace, so the emulated kernels keep their names in code
+// (cuda::als_cg_kernel) but not in the object file: a test links both them and the library's
+// real kernels. Each *_kernels.cuh header is included by one .cu file of the library.
+#ifdef COHORT_CUDA_EMULATION
+#define COHORT_DEVICE_CODE_BEGIN \
+  namespace cohort::cuda {       \
+  inline namespace emulated {
+#define COHORT_DEVICE_CODE_END \
+  }                            \
+  }
+#else
+#define COHORT_DEVICE_CODE_BEGIN namespace cohort::cuda {
+#define COHORT_DEVICE_CODE_END }
+#endif
+
+COHORT_DEVICE_CODE_BEGIN
 
 __device__ inline float csr_value(const float* values, int64_t p) { return values != nullptr ? values[p] : 1.0f; }
 
@@ -61,6 +77,19 @@ __device__ __forceinline__ void load8_aligned(const float* src, float* out) {
   out[5] = b.y;
   out[6] = b.z;
   out[7] = b.w;
+#endif
+}
+
+// out[0..4) = src[0..4); src is 16-byte aligned (one 128-bit load on the GPU).
+__device__ __forceinline__ void load4_aligned(const float* src, float* out) {
+#ifdef COHORT_CUDA_EMULATION
+  for (int k = 0; k < 4; ++k) out[k] = src[k];
+#else
+  const float4 a = *reinterpret_cast<const float4*>(src);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
 #endif
 }
 
@@ -163,4 +192,4 @@ __device__ void block_topk(TopkShared& t, int64_t count, int k, Get get, int32_t
   __syncthreads();
 }
 
-}  // namespace cohort::cuda
+COHORT_DEVICE_CODE_END

@@ -1,12 +1,16 @@
 // Batched k-means on the GPU.
-//   assign:     dots = -2 C x^T by cuBLAS per row block (centroid-major, so the fused argmin
-//               kernel reads it coalesced), then dist = |x|^2 + dots + |c|^2 per problem.
+//   assign:     for d <= kFusedMaxDims the distances and each problem's argmin in one kernel
+//               (kmeans_assign_kernels.cuh); above, dots = -2 C x^T by cuBLAS per row block
+//               (centroid-major, so the argmin kernel reads it coalesced), then
+//               dist = |x|^2 + dots + |c|^2 per problem.
 //   accumulate: deterministic without float atomics: the (problem, row) pairs are radix-sorted
 //               by global centroid (stable), each centroid's run is cut into fixed pieces summed
 //               in row order in double, and the pieces are added in order.
 //   k-means++:  greedy D^2 sampling; every sum is a fixed-order reduction over fixed chunks.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 #include <limits>
@@ -16,6 +20,7 @@
 #include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/kmeans_assign_kernels.cuh"
 
 namespace cohort::cuda {
 namespace {
@@ -26,6 +31,14 @@ constexpr int kChunkRows = 1024;         // rows per k-means++ chunk (fixed-orde
 constexpr int kChunkThreads = 256;
 constexpr int kMaxTrials = 32;
 constexpr int kBadLabel = 1;
+
+// COHORT_KMEANS_ASSIGN=gemm selects the cuBLAS GEMM + argmin path for every d, to compare the
+// two on a GPU (benchmarks/gpu_ops does); anything else, or unset, the fused kernel where d
+// allows it.
+bool fused_assign_enabled() {
+  const char* v = std::getenv("COHORT_KMEANS_ASSIGN");
+  return v == nullptr || std::string_view(v) != "gemm";
+}
 
 // The GPU kernels index centroids with int32.
 void check_total_k(const char* op, int64_t total_k) {
@@ -359,6 +372,25 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceScratch<float> c_sq(ctx, total_k);
   row_sq_norms(ctx, centroids, c_sq.data());
+  if (x.cols <= kFusedMaxDims && fused_assign_enabled()) {
+    const AssignPlan plan = plan_assign(k_offsets, num_problems);
+    if (plan.chunks() == 0) return;
+    DeviceScratch<int32_t> slot_centroid = upload(ctx, plan.slot_centroid.data(), plan.chunks() * kAssignSlots);
+    DeviceScratch<AssignSegment> segments =
+        upload(ctx, plan.segments.data(), static_cast<int64_t>(plan.segments.size()));
+    DeviceScratch<int32_t> chunk_segments = upload(ctx, plan.chunk_segments.data(), plan.chunks() + 1);
+    const int d = static_cast<int>(x.cols);
+    const int64_t shared = fused_assign_shared_bytes(d);
+    COHORT_CUDA_CHECK(cudaFuncSetAttribute(fused_assign_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(shared)));
+    const int64_t blocks = ceil_div(n, kAssignRows);
+    COHORT_CHECK(blocks <= INT32_MAX, "kmeans_assign: {} rows are too many for one launch", n);
+    fused_assign_kernel<<<static_cast<unsigned>(blocks), kAssignThreads, static_cast<size_t>(shared), ctx.stream()>>>(
+        x.data, x.ld, n, d, x_sq_norms, centroids.data, centroids.ld, c_sq.data(), offsets.data(),
+        slot_centroid.data(), segments.data(), chunk_segments.data(), plan.chunks(), labels, best_dist, second_dist);
+    COHORT_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
   DeviceScratch<float> dots(ctx, block * total_k);
   for (int64_t begin = 0; begin < n; begin += block) {

@@ -406,11 +406,13 @@ TEST_F(BackendDiffGpu, BprEpoch) {
 TEST_F(BackendDiffGpu, KmeansAssignAccumulateFinalize) {
   for (auto& gpu : gpus_) {
     for (uint64_t seed : kSeeds) {
-      for (int64_t d : {int64_t{13}, int64_t{100}}) {
+      // d 230: the cuBLAS GEMM + argmin path (above kFusedMaxDims); k 130 spans chunks of the
+      // fused kernel.
+      for (int64_t d : {int64_t{13}, int64_t{100}, int64_t{230}}) {
         SCOPED_TRACE("backend " + gpu->name() + " seed " + std::to_string(seed) + " d " + std::to_string(d));
         std::mt19937_64 rng(seed);
         const int64_t n = sz(3000, 200);
-        const std::vector<int64_t> ks = {1, 2, 5, 17, 64};
+        const std::vector<int64_t> ks = {1, 2, 5, 17, 64, 130};
         std::vector<int64_t> offsets{0};
         for (int64_t k : ks) offsets.push_back(offsets.back() + k);
         const int problems = static_cast<int>(ks.size());

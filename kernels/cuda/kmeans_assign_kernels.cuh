@@ -1,0 +1,218 @@
+// Batched k-means assignment with the argmin fused into the distance computation: no
+// n x total_k distance matrix is written (at 1M rows and the sweep k = 2..64 that matrix is
+// 8.3 GB per iteration, written by the GEMM and read back by the argmin). Launched by
+// kmeans.cu for d <= kFusedMaxDims; tested on the CPU emulation
+// (tests/kernels/kmeans_assign_kernels_emulated_test.cpp).
+//
+// Each block takes kAssignRows rows, stages them transposed in shared memory once, then walks
+// the centroids in chunks of kAssignSlots slots. A chunk holds several whole small problems
+// (each padded to a multiple of kSlotsPerThread slots, padding at +inf distance) or one piece
+// of a problem with more than kAssignSlots centroids. Each thread computes an 8-row x 4-slot
+// tile of dot products (register tiling over d), keeps the nearest and second-nearest of its
+// 4 slots per row, and one thread per (row, problem) then merges the lanes of that problem in
+// slot order, carrying a large problem's running result from chunk to chunk in registers.
+// Ties keep the lowest centroid index; an equal distance still becomes the second.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cuda/device_functions.cuh"
+
+COHORT_DEVICE_CODE_BEGIN
+
+constexpr int kAssignRows = 128;
+constexpr int kAssignSlots = 64;
+constexpr int kRowsPerThread = 8;
+constexpr int kSlotsPerThread = 4;
+constexpr int kSlotLanes = kAssignSlots / kSlotsPerThread;                    // 16
+constexpr int kAssignThreads = (kAssignRows / kRowsPerThread) * kSlotLanes;  // 256
+constexpr int kFusedMaxDims = 192;
+constexpr int kPartialFloats = 3 * kAssignRows * kSlotLanes;  // best, second, slot per (row, lane)
+
+// One problem's slots within a chunk.
+struct AssignSegment {
+  int32_t problem;
+  int16_t slot_begin;  // multiples of kSlotsPerThread
+  int16_t slot_end;
+  uint8_t first;       // the problem's first chunk
+  uint8_t last;        // the problem's last chunk
+};
+
+// How the centroids of all problems are laid out in chunks (built on the host).
+struct AssignPlan {
+  std::vector<int32_t> slot_centroid;   // chunks x kAssignSlots: global centroid, or -1 (padding)
+  std::vector<AssignSegment> segments;  // in chunk order
+  std::vector<int32_t> chunk_segments;  // chunks + 1: chunk c has segments [c], [c + 1])
+  int chunks() const { return static_cast<int>(chunk_segments.size()) - 1; }
+};
+
+inline AssignPlan plan_assign(const int64_t* k_offsets, int num_problems) {
+  AssignPlan plan;
+  plan.chunk_segments.push_back(0);
+  int used = kAssignSlots;  // slots used in the open chunk; full: none open
+  auto open_chunk = [&] {
+    if (plan.chunk_segments.size() > 1 || !plan.slot_centroid.empty())
+      plan.chunk_segments.push_back(static_cast<int32_t>(plan.segments.size()));
+    plan.slot_centroid.resize(plan.slot_centroid.size() + kAssignSlots, -1);
+    used = 0;
+  };
+  for (int b = 0; b < num_problems; ++b) {
+    const int64_t lo = k_offsets[b];
+    const int64_t k = k_offsets[b + 1] - lo;
+    if (k == 0) continue;
+    const int64_t pieces = (k + kAssignSlots - 1) / kAssignSlots;
+    for (int64_t piece = 0; piece < pieces; ++piece) {
+      const int64_t count = std::min<int64_t>(kAssignSlots, k - piece * kAssignSlots);
+      const int need = static_cast<int>((count + kSlotsPerThread - 1) / kSlotsPerThread * kSlotsPerThread);
+      // A problem of more than one chunk has its chunks to itself.
+      if (used + need > kAssignSlots || pieces > 1) open_chunk();
+      const std::size_t base = plan.slot_centroid.size() - kAssignSlots;
+      for (int64_t c = 0; c < count; ++c)
+        plan.slot_centroid[base + static_cast<std::size_t>(used + c)] = static_cast<int32_t>(lo + piece * kAssignSlots + c);
+      plan.segments.push_back(AssignSegment{b, static_cast<int16_t>(used), static_cast<int16_t>(used + need),
+                                            static_cast<uint8_t>(piece == 0), static_cast<uint8_t>(piece == pieces - 1)});
+      used = pieces > 1 ? kAssignSlots : used + need;
+    }
+  }
+  if (!plan.slot_centroid.empty()) plan.chunk_segments.push_back(static_cast<int32_t>(plan.segments.size()));
+  return plan;
+}
+
+inline int64_t fused_assign_shared_bytes(int d) {
+  const int64_t centroid_area = std::max<int64_t>(int64_t{d} * kAssignSlots, kPartialFloats);
+  return (int64_t{d} * kAssignRows + centroid_area + kAssignRows + kAssignSlots) * int64_t{sizeof(float)};
+}
+
+// The nearest and second nearest of two candidates lists, `later` after `earlier` in centroid
+// order: strict < keeps the earlier index on a tie, and the tie's distance becomes the second.
+struct Nearest {
+  float best;
+  float second;
+  int32_t centroid;  // global index, -1 while nothing finite was seen
+};
+
+__device__ __forceinline__ void merge_later(Nearest& earlier, float best, float second, int32_t centroid) {
+  if (best < earlier.best) {
+    earlier.second = fminf(earlier.best, second);
+    earlier.best = best;
+    earlier.centroid = centroid;
+  } else {
+    earlier.second = fminf(earlier.second, best);
+  }
+}
+
+__global__ void __launch_bounds__(kAssignThreads)
+    fused_assign_kernel(const float* x, int64_t ld, int64_t n, int d, const float* x_sq, const float* centroids,
+                        int64_t c_ld, const float* c_sq, const int64_t* k_offsets, const int32_t* slot_centroid,
+                        const AssignSegment* segments, const int32_t* chunk_segments, int chunks, int32_t* labels,
+                        float* best_dist, float* second_dist) {
+  COHORT_DYNAMIC_SHARED(float, shared);
+  float* xs = shared;                                   // [d][kAssignRows]
+  float* cs = xs + d * kAssignRows;                     // [d][kAssignSlots]; then the partials
+  const int centroid_area = max(d * kAssignSlots, kPartialFloats);
+  float* xsq = cs + centroid_area;                      // [kAssignRows]
+  float* csq = xsq + kAssignRows;                       // [kAssignSlots]
+  float* part_best = cs;                                // [kAssignRows][kSlotLanes]
+  float* part_second = cs + kAssignRows * kSlotLanes;
+  int32_t* part_slot = reinterpret_cast<int32_t*>(cs + 2 * kAssignRows * kSlotLanes);
+
+  const int t = static_cast<int>(threadIdx.x);
+  const int lane = t % kSlotLanes;  // slots lane*4 ..
+  const int group = t / kSlotLanes;  // rows group*8 ..
+  const int64_t row0 = int64_t{blockIdx.x} * kAssignRows;
+
+  for (int e = t; e < kAssignRows * d; e += blockDim.x) {
+    const int r = e / d;
+    const int k = e - r * d;
+    xs[k * kAssignRows + r] = row0 + r < n ? x[(row0 + r) * ld + k] : 0.0f;
+  }
+  for (int r = t; r < kAssignRows; r += blockDim.x) xsq[r] = row0 + r < n ? x_sq[row0 + r] : 0.0f;
+
+  // The merging thread's (row, segment) and, for a problem spanning chunks, its running result.
+  const int merge_row = t % kAssignRows;
+  Nearest running{INFINITY, INFINITY, -1};
+
+  for (int ch = 0; ch < chunks; ++ch) {
+    const int32_t* slots = slot_centroid + int64_t{ch} * kAssignSlots;
+    for (int e = t; e < kAssignSlots * d; e += blockDim.x) {
+      const int s = e / d;
+      const int k = e - s * d;
+      const int32_t g = slots[s];
+      cs[k * kAssignSlots + s] = g >= 0 ? centroids[g * c_ld + k] : 0.0f;
+    }
+    for (int s = t; s < kAssignSlots; s += blockDim.x) csq[s] = slots[s] >= 0 ? c_sq[slots[s]] : INFINITY;
+    __syncthreads();
+
+    float acc[kRowsPerThread][kSlotsPerThread];
+    COHORT_UNROLL
+    for (int r = 0; r < kRowsPerThread; ++r) {
+      COHORT_UNROLL
+      for (int c = 0; c < kSlotsPerThread; ++c) acc[r][c] = 0.0f;
+    }
+    for (int k = 0; k < d; ++k) {
+      float xv[kRowsPerThread];
+      float cv[kSlotsPerThread];
+      load8_aligned(xs + k * kAssignRows + group * kRowsPerThread, xv);
+      load4_aligned(cs + k * kAssignSlots + lane * kSlotsPerThread, cv);
+      COHORT_UNROLL
+      for (int r = 0; r < kRowsPerThread; ++r) {
+        COHORT_UNROLL
+        for (int c = 0; c < kSlotsPerThread; ++c) acc[r][c] += xv[r] * cv[c];
+      }
+    }
+    __syncthreads();  // every thread is done with cs before the partials overwrite it
+
+    COHORT_UNROLL
+    for (int r = 0; r < kRowsPerThread; ++r) {
+      const int row = group * kRowsPerThread + r;
+      float best = INFINITY;
+      float second = INFINITY;
+      int32_t slot = -1;
+      COHORT_UNROLL
+      for (int c = 0; c < kSlotsPerThread; ++c) {
+        const int s = lane * kSlotsPerThread + c;
+        const float dist = fmaxf(0.0f, xsq[row] + csq[s] - 2.0f * acc[r][c]);
+        if (dist < best) {
+          second = best;
+          best = dist;
+          slot = s;
+        } else if (dist < second) {
+          second = dist;
+        }
+      }
+      part_best[row * kSlotLanes + lane] = best;
+      part_second[row * kSlotLanes + lane] = second;
+      part_slot[row * kSlotLanes + lane] = slot;
+    }
+    __syncthreads();
+
+    const int64_t row = row0 + merge_row;
+    for (int sg = chunk_segments[ch] + t / kAssignRows; sg < chunk_segments[ch + 1];
+         sg += blockDim.x / kAssignRows) {
+      const AssignSegment seg = segments[sg];
+      Nearest here = seg.first ? Nearest{INFINITY, INFINITY, -1} : running;
+      for (int l = seg.slot_begin / kSlotsPerThread; l < seg.slot_end / kSlotsPerThread; ++l) {
+        const int p = merge_row * kSlotLanes + l;
+        const int32_t s = part_slot[p];
+        merge_later(here, part_best[p], part_second[p], s >= 0 ? slots[s] : -1);
+      }
+      if (!seg.last) {
+        running = here;
+        continue;
+      }
+      if (row < n) {
+        const int64_t lo = k_offsets[seg.problem];
+        const int64_t k = k_offsets[seg.problem + 1] - lo;
+        const int64_t out = seg.problem * n + row;
+        labels[out] = here.centroid >= 0 ? static_cast<int32_t>(here.centroid - lo) : 0;
+        best_dist[out] = here.best;
+        if (second_dist != nullptr) second_dist[out] = k == 1 ? here.best : here.second;
+      }
+    }
+    __syncthreads();  // the partials are read before the next chunk is staged over them
+  }
+}
+
+COHORT_DEVICE_CODE_END

@@ -1,0 +1,191 @@
+// The fused k-means assignment (kernels/cuda/kmeans_assign_kernels.cuh) on the CPU emulation
+// against the CPU backend's kmeans_assign: problems of k = 1 (second = best), small ones packed
+// several to a chunk, k = 64 (exactly one chunk), 65 and 130 (pieces carried across chunks),
+// rows not a multiple of the block's 128, d not a multiple of 4, duplicated centroids (a tie:
+// the lower index wins, the distance is also the second), and the chunk plan itself.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/cuda/kmeans_assign_kernels.cuh"
+#include "tests/kernels/cpu_test_support.hpp"
+
+namespace cohort::test {
+namespace {
+
+namespace emu = cohort::cuda_emulation;
+using cuda::AssignPlan;
+
+struct Assignment {
+  std::vector<int32_t> labels;
+  std::vector<float> best, second;
+};
+
+struct Data {
+  int64_t n = 0;
+  int d = 0;
+  std::vector<float> x, x_sq, c, c_sq;
+  std::vector<int64_t> offsets{0};
+};
+
+Data make_data(std::mt19937_64& rng, int64_t n, int d, const std::vector<int64_t>& ks) {
+  Data data;
+  data.n = n;
+  data.d = d;
+  for (int64_t k : ks) data.offsets.push_back(data.offsets.back() + k);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  data.x.resize(static_cast<std::size_t>(n * d));
+  for (float& v : data.x) v = normal(rng);
+  const int64_t total_k = data.offsets.back();
+  data.c.resize(static_cast<std::size_t>(total_k * d));
+  // Centroids are rows of x (the usual seeding), so distances of exactly zero occur.
+  std::uniform_int_distribution<int64_t> pick(0, n - 1);
+  for (int64_t c = 0; c < total_k; ++c) {
+    const int64_t r = pick(rng);
+    for (int j = 0; j < d; ++j) data.c[c * d + j] = data.x[r * d + j];
+  }
+  // Problem 1's centroid 1 duplicates its centroid 0: every row ties between them.
+  if (ks.size() > 1 && ks[1] >= 2)
+    for (int j = 0; j < d; ++j) data.c[(data.offsets[1] + 1) * d + j] = data.c[data.offsets[1] * d + j];
+  auto sq = [&](const std::vector<float>& m, int64_t rows) {
+    std::vector<float> out(static_cast<std::size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) {
+      double s = 0.0;
+      for (int j = 0; j < d; ++j) s += static_cast<double>(m[i * d + j]) * m[i * d + j];
+      out[i] = static_cast<float>(s);
+    }
+    return out;
+  };
+  data.x_sq = sq(data.x, n);
+  data.c_sq = sq(data.c, total_k);
+  return data;
+}
+
+Assignment cpu_assign(const Data& data) {
+  auto cpu = make_cpu_backend(1);
+  const int problems = static_cast<int>(data.offsets.size()) - 1;
+  const int64_t total_k = data.offsets.back();
+  Buffer<float> x(*cpu, data.x), xn(*cpu, data.x_sq), c(*cpu, data.c);
+  Buffer<float> best(*cpu, data.n * problems), second(*cpu, data.n * problems);
+  Buffer<int32_t> labels(*cpu, data.n * problems);
+  cpu->kmeans_assign(x.matrix(data.n, data.d), xn.data(), c.matrix(total_k, data.d), data.offsets.data(), problems,
+                     labels.data(), best.data(), second.data());
+  return {labels.to_host(), best.to_host(), second.to_host()};
+}
+
+Assignment fused_assign(const Data& data, bool with_second) {
+  const int problems = static_cast<int>(data.offsets.size()) - 1;
+  const AssignPlan plan = cuda::plan_assign(data.offsets.data(), problems);
+  Assignment out;
+  out.labels.assign(static_cast<std::size_t>(data.n * problems), -7);
+  out.best.assign(out.labels.size(), NAN);
+  out.second.assign(out.labels.size(), NAN);
+  const unsigned blocks = static_cast<unsigned>((data.n + cuda::kAssignRows - 1) / cuda::kAssignRows);
+  emu::launch(dim3(blocks), dim3(cuda::kAssignThreads), static_cast<std::size_t>(cuda::fused_assign_shared_bytes(data.d)),
+              cuda::fused_assign_kernel, data.x.data(), int64_t{data.d}, data.n, data.d, data.x_sq.data(),
+              data.c.data(), int64_t{data.d}, data.c_sq.data(), data.offsets.data(), plan.slot_centroid.data(),
+              plan.segments.data(), plan.chunk_segments.data(), plan.chunks(), out.labels.data(), out.best.data(),
+              with_second ? out.second.data() : nullptr);
+  return out;
+}
+
+// Labels may differ only where the CPU's choice is as near within tol (a near-tie).
+void expect_same_assignment(const Data& data, const Assignment& want, const Assignment& got, bool with_second) {
+  const int problems = static_cast<int>(data.offsets.size()) - 1;
+  int near_ties = 0;
+  for (int b = 0; b < problems; ++b) {
+    for (int64_t i = 0; i < data.n; ++i) {
+      const std::size_t p = static_cast<std::size_t>(b * data.n + i);
+      const double tol = 1e-4 * (1.0 + data.x_sq[i]);
+      ASSERT_NEAR(got.best[p], want.best[p], tol) << "problem " << b << " row " << i;
+      if (with_second) {
+        ASSERT_NEAR(got.second[p], want.second[p], tol) << "problem " << b << " row " << i;
+      }
+      if (got.labels[p] != want.labels[p]) {
+        ++near_ties;
+        ASSERT_NEAR(want.second[p], want.best[p], tol) << "problem " << b << " row " << i << ": labels "
+                                                        << want.labels[p] << " vs " << got.labels[p];
+      }
+    }
+  }
+  EXPECT_LE(near_ties, 2);
+}
+
+struct Case {
+  std::string name;
+  int64_t n;
+  int d;
+  std::vector<int64_t> ks;
+};
+
+class FusedAssignEmulated : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FusedAssignEmulated, MatchesTheCpuBackend) {
+  const Case c = GetParam();
+  std::mt19937_64 rng(17 + c.n + c.d);
+  const Data data = make_data(rng, c.n, c.d, c.ks);
+  const Assignment want = cpu_assign(data);
+  for (bool with_second : {true, false}) {
+    const Assignment got = fused_assign(data, with_second);
+    expect_same_assignment(data, want, got, with_second);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, FusedAssignEmulated,
+    ::testing::Values(Case{"sweep", 300, 13, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}},
+                      Case{"single_k1", 130, 8, {1}}, Case{"mixed", 257, 21, {1, 5, 64, 3, 65, 2, 130, 7}},
+                      Case{"wide_d", 140, 70, {9, 64, 33}}),
+    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+TEST(FusedAssignEmulatedTies, DuplicatedCentroidsKeepTheLowerIndex) {
+  std::mt19937_64 rng(3);
+  const Data data = make_data(rng, 90, 6, {3, 4});
+  const Assignment got = fused_assign(data, true);
+  // Problem 1, centroids 0 and 1 are equal: centroid 1 never wins, and a row that picks 0
+  // sees the same distance as its second.
+  for (int64_t i = 0; i < data.n; ++i) {
+    const std::size_t p = static_cast<std::size_t>(data.n + i);
+    EXPECT_NE(got.labels[p], 1) << i;
+    if (got.labels[p] == 0) {
+      EXPECT_EQ(got.second[p], got.best[p]) << i;
+    }
+  }
+  // k = 1 in the single-problem case: second = best.
+  const Data one = make_data(rng, 40, 5, {1});
+  const Assignment single = fused_assign(one, true);
+  for (int64_t i = 0; i < one.n; ++i) {
+    EXPECT_EQ(single.labels[i], 0);
+    EXPECT_EQ(single.second[i], single.best[i]);
+  }
+}
+
+TEST(FusedAssignPlan, PacksSmallProblemsAndGivesLargeOnesTheirOwnChunks) {
+  const std::vector<int64_t> offsets{0, 2, 7, 77, 78, 148};  // k = 2, 5, 70, 1, 70
+  const AssignPlan plan = cuda::plan_assign(offsets.data(), 5);
+  // k 2 (4 slots) and 5 (8 slots) share chunk 0; 70 takes chunks 1-2; 1 opens chunk 3;
+  // the second 70 takes chunks 4-5.
+  ASSERT_EQ(plan.chunks(), 6);
+  EXPECT_EQ(plan.chunk_segments, (std::vector<int32_t>{0, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(plan.segments[1].slot_begin, 4);
+  EXPECT_EQ(plan.segments[1].slot_end, 12);
+  EXPECT_TRUE(plan.segments[2].first && !plan.segments[2].last);
+  EXPECT_TRUE(!plan.segments[3].first && plan.segments[3].last);
+  EXPECT_EQ(plan.segments[3].slot_end, 8);  // the 6 centroids left, padded to 8
+  EXPECT_EQ(plan.slot_centroid[0], 0);
+  EXPECT_EQ(plan.slot_centroid[2], -1);  // padding after k = 2
+  EXPECT_EQ(plan.slot_centroid[4], 2);
+  EXPECT_EQ(plan.slot_centroid[2 * 64 + 5], 7 + 64 + 5);
+  EXPECT_EQ(plan.slot_centroid[3 * 64], 77);
+  for (const auto& s : plan.segments) {
+    EXPECT_EQ(s.slot_begin % cuda::kSlotsPerThread, 0);
+    EXPECT_LE(s.slot_end, cuda::kAssignSlots);
+  }
+}
+
+}  // namespace
+}  // namespace cohort::test
