@@ -155,6 +155,12 @@ T atomicMax(T* p, T v) {
   return old;
 }
 template <class T>
+T atomicExch(T* p, T v) {
+  const T old = *p;
+  *p = v;
+  return old;
+}
+template <class T>
 T atomicCAS(T* p, T expected, T desired) {
   const T old = *p;
   if (old == expected) *p = desired;
