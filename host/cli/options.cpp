@@ -77,14 +77,23 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
 
 Runtime::Runtime(const RunOptions& options)
     : options_(options),
-      backend_(make_backend(options.backend, BackendOptions{options.threads})),
+      pending_backend_(std::async(std::launch::async,
+                                  [kind = options.backend, threads = options.threads] {
+                                    return make_backend(kind, BackendOptions{threads});
+                                  })),
       comm_(make_self_communicator()),
-      printer_(options.quiet) {
-  printer_.note(fmt::format("backend: {}", backend_->description()));
+      printer_(options.quiet) {}
+
+Backend& Runtime::backend() {
+  if (!backend_) {
+    backend_ = pending_backend_.get();
+    printer_.note(fmt::format("backend: {}", backend_->description()));
+  }
+  return *backend_;
 }
 
 Context Runtime::context() {
-  Context ctx{*backend_, *comm_, options_.seed, options_.threads, {}};
+  Context ctx{backend(), *comm_, options_.seed, options_.threads, {}};
   ctx.seed = options_.seed;
   ctx.threads = options_.threads;
   ctx.progress = [this](const ProgressEvent& e) { printer_(e); };

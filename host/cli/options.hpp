@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,15 +52,20 @@ struct RunOptions {
 void add_run_options(CLI::App& cmd, RunOptions& options);
 
 // The backend, communicator and progress printer of one command; context() ties them.
+// The backend, communicator and progress printer of one command. The backend is made on a
+// thread of its own from construction on, so that a GPU's context creation (a fixed cost of
+// a fraction of a second) overlaps the command's reading or generating of its data;
+// backend() and context() wait for it and rethrow its error.
 class Runtime {
  public:
   explicit Runtime(const RunOptions& options);
   Context context();
-  Backend& backend() { return *backend_; }
+  Backend& backend();
   ProgressPrinter& printer() { return printer_; }
 
  private:
   RunOptions options_;
+  std::future<std::unique_ptr<Backend>> pending_backend_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Communicator> comm_;
   ProgressPrinter printer_;
