@@ -3,9 +3,10 @@
 //               (kmeans_assign_kernels.cuh); above, dots = -2 C x^T by cuBLAS per row block
 //               (centroid-major, so the argmin kernel reads it coalesced), then
 //               dist = |x|^2 + dots + |c|^2 per problem.
-//   accumulate: deterministic without float atomics: the (problem, row) pairs are radix-sorted
-//               by global centroid (stable), each centroid's run is cut into fixed pieces summed
-//               in row order in double, and the pieces are added in order.
+//   accumulate: deterministic without float atomics. Many problems: grouped sums in shared
+//               memory (kmeans_accumulate_kernels.cuh). Few: the (problem, row) pairs are
+//               radix-sorted by global centroid (stable), each centroid's run is cut into fixed
+//               pieces summed in row order in double, and the pieces are added in order.
 //   k-means++:  greedy D^2 sampling; every sum is a fixed-order reduction over fixed chunks.
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include "kernels/backend_checks.hpp"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
+#include "kernels/cuda/kmeans_accumulate_kernels.cuh"
 #include "kernels/cuda/kmeans_assign_kernels.cuh"
 
 namespace cohort::cuda {
@@ -38,6 +40,12 @@ constexpr int kBadLabel = 1;
 bool fused_assign_enabled() {
   const char* v = std::getenv("COHORT_KMEANS_ASSIGN");
   return v == nullptr || std::string_view(v) != "gemm";
+}
+
+// COHORT_KMEANS_ACCUMULATE=sort keeps the sort-based accumulation for every batch, likewise.
+bool grouped_accumulate_enabled() {
+  const char* v = std::getenv("COHORT_KMEANS_ACCUMULATE");
+  return v == nullptr || std::string_view(v) != "sort";
 }
 
 // The GPU kernels index centroids with int32.
@@ -421,6 +429,29 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
 
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceFlag flag(ctx);
+  // Grouped sums read x once per group, the sort-based path once per problem (as a gather).
+  const AccumulatePlan plan = plan_accumulate(k_offsets, num_problems, d);
+  if (plan.groups() > 0 && 2 * plan.groups() <= num_problems && grouped_accumulate_enabled()) {
+    DeviceScratch<int32_t> problem_begin = upload(ctx, plan.problem_begin.data(), plan.groups() + 1);
+    const int64_t sms = ctx.properties().multiProcessorCount;
+    const int64_t ranges = std::clamp<int64_t>(ceil_div(4 * sms, plan.groups()), 1, ceil_div(n, kGroupTileRows));
+    const int64_t range_rows = ceil_div(ceil_div(n, ranges), kGroupTileRows) * kGroupTileRows;
+    const int64_t used_ranges = ceil_div(n, range_rows);
+    DeviceScratch<double> partial_sums(ctx, used_ranges * total_k * d), partial_counts(ctx, used_ranges * total_k);
+    const int64_t shared = group_sums_shared_bytes(d);
+    COHORT_CUDA_CHECK(cudaFuncSetAttribute(group_partial_sums_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(shared)));
+    const dim3 grid(static_cast<unsigned>(used_ranges), static_cast<unsigned>(plan.groups()));
+    group_partial_sums_kernel<<<grid, kGroupThreads, static_cast<size_t>(shared), stream>>>(
+        x.data, x.ld, n, d, labels, offsets.data(), problem_begin.data(), range_rows, total_k, partial_sums.data(),
+        partial_counts.data(), flag.data());
+    COHORT_CUDA_CHECK_LAUNCH();
+    add_ranges_kernel<<<grid_for(ctx, total_k * d + total_k, 256), 256, 0, stream>>>(
+        partial_sums.data(), partial_counts.data(), used_ranges, total_k, d, sums, counts);
+    COHORT_CUDA_CHECK_LAUNCH();
+    COHORT_CHECK(flag.read() == 0, "kmeans_accumulate: a label is outside [0, k) of its problem");
+    return;
+  }
   DeviceScratch<int32_t> keys(ctx, count), keys_sorted(ctx, count), rows(ctx, count), rows_sorted(ctx, count);
   make_keys_kernel<<<grid_for(ctx, count, 256), 256, 0, stream>>>(labels, offsets.data(), num_problems, n, tk,
                                                                   keys.data(), rows.data(), flag.data());
