@@ -56,8 +56,10 @@ struct HostCsr {
   int64_t nnz() const { return static_cast<int64_t>(indices.size()); }
 };
 
-// About nnz entries over rows x cols; row lengths and column popularity both skewed (a
-// power-law-like catalogue). Columns within a row sorted and unique; values in [1, 10].
+// About nnz distinct entries over rows x cols; row lengths and column popularity both skewed
+// (a power-law-like catalogue: column c drawn with density ~ 1/sqrt(c)). Each row draws until
+// it has its length in distinct columns, so the total is nnz, not nnz less the repeats.
+// Columns within a row sorted; values in [1, 10].
 HostCsr interactions(int64_t rows, int64_t cols, int64_t nnz, uint64_t seed) {
   HostCsr m;
   m.rows = rows;
@@ -65,17 +67,23 @@ HostCsr interactions(int64_t rows, int64_t cols, int64_t nnz, uint64_t seed) {
   Rng r{seed};
   const double mean = static_cast<double>(nnz) / rows;
   std::vector<int32_t> row;
+  std::vector<char> taken(static_cast<std::size_t>(cols), 0);
   m.indices.reserve(static_cast<std::size_t>(nnz * 11 / 10));
   for (int64_t u = 0; u < rows; ++u) {
     const double u01 = r.unit();
-    int64_t len = std::clamp<int64_t>(static_cast<int64_t>(mean * 0.5 / std::sqrt(1e-4 + u01 * 0.9999) * 0.5), 1, cols);
+    // Capped at half the catalogue, so the draws for a long row still end quickly.
+    const int64_t len =
+        std::clamp<int64_t>(static_cast<int64_t>(mean * 0.5 / std::sqrt(1e-4 + u01 * 0.9999)), 1, cols / 2 + 1);
     row.clear();
-    for (int64_t t = 0; t < len; ++t) {
+    while (static_cast<int64_t>(row.size()) < len) {
       const double c = r.unit();
-      row.push_back(static_cast<int32_t>(std::min<double>(cols - 1, c * c * cols)));
+      const auto col = static_cast<int32_t>(std::min<double>(cols - 1, c * c * cols));
+      if (taken[col]) continue;
+      taken[col] = 1;
+      row.push_back(col);
     }
+    for (int32_t c : row) taken[c] = 0;
     std::sort(row.begin(), row.end());
-    row.erase(std::unique(row.begin(), row.end()), row.end());
     for (int32_t c : row) {
       m.indices.push_back(c);
       m.values.push_back(1.0f + static_cast<float>(r.unit()) * 9.0f);
