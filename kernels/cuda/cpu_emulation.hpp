@@ -187,6 +187,8 @@ auto max(A a, B b) {
 namespace cohort::cuda_emulation {
 
 constexpr std::size_t kFiberStackBytes = 256 * 1024;
+// The opt-in limit of sm_80 (163 KB), the smallest of the architectures cohort builds for.
+constexpr std::size_t kMaxDynamicSharedBytes = 166912;
 
 template <class Run>
 struct FiberEntry {
@@ -235,9 +237,14 @@ template <class Kernel, class... Args>
 void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
   const int threads = static_cast<int>(block.x * block.y * block.z);
   const int64_t blocks = int64_t{grid.x} * grid.y * grid.z;
-  if (threads <= 0 || threads > 1024 || blocks <= 0) {
-    std::fprintf(stderr, "cuda emulation: bad launch shape (%d threads, %lld blocks)\n", threads,
-                 static_cast<long long>(blocks));
+  if (threads <= 0 || threads > 1024 || blocks <= 0 || grid.y > 65535 || grid.z > 65535) {
+    std::fprintf(stderr, "cuda emulation: bad launch shape (%d threads, grid %u x %u x %u)\n", threads, grid.x,
+                 grid.y, grid.z);
+    std::abort();
+  }
+  if (shared_bytes > kMaxDynamicSharedBytes) {
+    std::fprintf(stderr, "cuda emulation: %zu bytes of dynamic shared memory exceed the %zu of sm_80\n", shared_bytes,
+                 kMaxDynamicSharedBytes);
     std::abort();
   }
   gridDim = grid;

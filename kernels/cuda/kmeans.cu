@@ -431,7 +431,9 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
   DeviceFlag flag(ctx);
   // Grouped sums read x once per group, the sort-based path once per problem (as a gather).
   const AccumulatePlan plan = plan_accumulate(k_offsets, num_problems, d);
-  if (plan.groups() > 0 && 2 * plan.groups() <= num_problems && grouped_accumulate_enabled()) {
+  const bool grouped_fits = group_sums_shared_bytes(d) <= static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
+  if (plan.groups() > 0 && plan.groups() <= 65535 && 2 * plan.groups() <= num_problems && grouped_fits &&
+      grouped_accumulate_enabled()) {
     DeviceScratch<int32_t> problem_begin = upload(ctx, plan.problem_begin.data(), plan.groups() + 1);
     const int64_t sms = ctx.properties().multiProcessorCount;
     const int64_t ranges = std::clamp<int64_t>(ceil_div(4 * sms, plan.groups()), 1, ceil_div(n, kGroupTileRows));
