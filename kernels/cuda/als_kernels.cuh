@@ -60,6 +60,7 @@ __device__ inline int64_t claim_row(int64_t rows, const int32_t* order, unsigned
 // padded to a multiple of 8 with an identity block, which solves to zeros.
 constexpr int kTile = 8;
 constexpr int kBuildChunk = 64;
+constexpr int kStageInFlight = 4;
 constexpr int kTiledMaxFactors = 256;
 
 __host__ __device__ inline int lower_tiles(int tile_rows) { return tile_rows * (tile_rows + 1) / 2; }
@@ -134,16 +135,32 @@ __global__ void __launch_bounds__(kMaxThreads)
 
     for (int64_t chunk = begin; chunk < end; chunk += kBuildChunk) {
       const int n = static_cast<int>(min(static_cast<int64_t>(kBuildChunk), end - chunk));
-      for (int t = warp; t < n; t += warps) {
-        const int32_t i = s.rows.indices[chunk + t];
-        const bool ok = i >= 0 && i < s.y_rows;
-        if (!ok && lane == 0) atomicOr(flag, kAlsBadIndex);
-        const float* yi = s.y + (ok ? i : 0) * s.y_ld;
-        for (int d = lane; d < padded; d += 32) ys[t * padded + d] = ok && d < f ? yi[d] : 0.0f;
-        if (lane == 0) {
-          const float val = csr_value(s.rows.values, chunk + t);
-          v[t] = ok ? val : 0.0f;
-          w[t] = ok ? entry_weight(s, val) : 0.0f;
+      // A warp stages kStageInFlight rows at a time, so that their loads overlap.
+      for (int t0 = warp; t0 < n; t0 += kStageInFlight * warps) {
+        bool ok[kStageInFlight];
+        const float* yq[kStageInFlight];
+        COHORT_UNROLL
+        for (int q = 0; q < kStageInFlight; ++q) {
+          const int t = t0 + q * warps;
+          const int32_t i = t < n ? s.rows.indices[chunk + t] : 0;
+          ok[q] = t < n && i >= 0 && i < s.y_rows;
+          if (t < n && !ok[q] && lane == 0) atomicOr(flag, kAlsBadIndex);
+          yq[q] = s.y + (ok[q] ? i : 0) * s.y_ld;
+          if (t < n && lane == 0) {
+            const float val = csr_value(s.rows.values, chunk + t);
+            v[t] = ok[q] ? val : 0.0f;
+            w[t] = ok[q] ? entry_weight(s, val) : 0.0f;
+          }
+        }
+        for (int d = lane; d < padded; d += 32) {
+          float got[kStageInFlight];
+          COHORT_UNROLL
+          for (int q = 0; q < kStageInFlight; ++q) got[q] = ok[q] && d < f ? yq[q][d] : 0.0f;
+          COHORT_UNROLL
+          for (int q = 0; q < kStageInFlight; ++q) {
+            const int t = t0 + q * warps;
+            if (t < n) ys[t * padded + d] = got[q];
+          }
         }
       }
       __syncthreads();
@@ -429,6 +446,7 @@ __global__ void __launch_bounds__(kGeneralThreads)
 // own row of `partial`; the rows are then summed in warp order, so there are no atomics and
 // the result is the same from run to run. The first application also accumulates b.
 constexpr int kCgMaxWarps = 8;
+constexpr int kCgInFlight = 4;
 constexpr float kCgRelativeTolerance = 1e-10f;
 
 inline int64_t cg_shared_bytes(int f, int warps) {
@@ -456,7 +474,9 @@ __device__ inline float block_sum_float(float v, float* warp_part) {
 }
 
 // partial[warp][d] = sum over this warp's nonzeros of w_i (y_i . vin) y_i[d]; when partial_b
-// is given, also partial_b[warp][d] = sum of v_i y_i[d].
+// is given, also partial_b[warp][d] = sum of v_i y_i[d]. A warp has kCgInFlight nonzeros in
+// flight at a time: the row of a very popular item is walked by one block, and its time is
+// the latency of these loads.
 __device__ inline void cg_sparse_terms(const SolveArgs& s, int64_t begin, int64_t end, const float* vin,
                                        float* partial, float* partial_b, int* flag) {
   const int f = s.f;
@@ -469,33 +489,45 @@ __device__ inline void cg_sparse_terms(const SolveArgs& s, int64_t begin, int64_
     mine[d] = 0.0f;
     if (mine_b != nullptr) mine_b[d] = 0.0f;
   }
-  for (int64_t k1 = begin + warp; k1 < end; k1 += 2 * warps) {
-    const int64_t k2 = k1 + warps;
-    const int32_t i1 = s.rows.indices[k1];
-    const int32_t i2 = k2 < end ? s.rows.indices[k2] : 0;
-    const bool ok1 = i1 >= 0 && i1 < s.y_rows;
-    const bool ok2 = k2 < end && i2 >= 0 && i2 < s.y_rows;
-    if (lane == 0 && (!ok1 || (k2 < end && !ok2))) atomicOr(flag, kAlsBadIndex);
-    const float c1 = ok1 ? csr_value(s.rows.values, k1) : 0.0f;
-    const float c2 = ok2 ? csr_value(s.rows.values, k2) : 0.0f;
-    const float* y1 = s.y + (ok1 ? i1 : 0) * s.y_ld;
-    const float* y2 = s.y + (ok2 ? i2 : 0) * s.y_ld;
-    float dot1 = 0.0f;
-    float dot2 = 0.0f;
-    // A bad index contributes nothing (and y may have no row to point at).
-    for (int d = lane; d < f; d += 32) {
-      dot1 += (ok1 ? y1[d] : 0.0f) * vin[d];
-      dot2 += (ok2 ? y2[d] : 0.0f) * vin[d];
+  for (int64_t k0 = begin + warp; k0 < end; k0 += int64_t{kCgInFlight} * warps) {
+    bool ok[kCgInFlight];
+    float c[kCgInFlight];
+    const float* yq[kCgInFlight];
+    COHORT_UNROLL
+    for (int q = 0; q < kCgInFlight; ++q) {
+      const int64_t k = k0 + int64_t{q} * warps;
+      const bool in = k < end;
+      const int32_t i = in ? s.rows.indices[k] : 0;
+      ok[q] = in && i >= 0 && i < s.y_rows;
+      if (lane == 0 && in && !ok[q]) atomicOr(flag, kAlsBadIndex);
+      c[q] = ok[q] ? csr_value(s.rows.values, k) : 0.0f;
+      yq[q] = s.y + (ok[q] ? i : 0) * s.y_ld;  // a bad index contributes nothing, and y may have no row
     }
-    dot1 = warp_sum(dot1);
-    dot2 = warp_sum(dot2);
-    const float s1 = ok1 ? entry_weight(s, c1) * dot1 : 0.0f;
-    const float s2 = ok2 ? entry_weight(s, c2) * dot2 : 0.0f;
+    float dot[kCgInFlight];
+    COHORT_UNROLL
+    for (int q = 0; q < kCgInFlight; ++q) dot[q] = 0.0f;
     for (int d = lane; d < f; d += 32) {
-      const float a1 = ok1 ? y1[d] : 0.0f;
-      const float a2 = ok2 ? y2[d] : 0.0f;
-      mine[d] += s1 * a1 + s2 * a2;
-      if (mine_b != nullptr) mine_b[d] += c1 * a1 + c2 * a2;
+      const float v = vin[d];
+      COHORT_UNROLL
+      for (int q = 0; q < kCgInFlight; ++q) dot[q] += (ok[q] ? yq[q][d] : 0.0f) * v;
+    }
+    float scale[kCgInFlight];
+    COHORT_UNROLL
+    for (int q = 0; q < kCgInFlight; ++q) {
+      const float total = warp_sum(dot[q]);  // every lane of the warp, whatever ok[q]
+      scale[q] = ok[q] ? entry_weight(s, c[q]) * total : 0.0f;
+    }
+    for (int d = lane; d < f; d += 32) {
+      float add = 0.0f;
+      float add_b = 0.0f;
+      COHORT_UNROLL
+      for (int q = 0; q < kCgInFlight; ++q) {
+        const float a = ok[q] ? yq[q][d] : 0.0f;
+        add += scale[q] * a;
+        add_b += c[q] * a;
+      }
+      mine[d] += add;
+      if (mine_b != nullptr) mine_b[d] += add_b;
     }
   }
 }
