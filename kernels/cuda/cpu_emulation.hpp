@@ -172,6 +172,9 @@ T __ldg(const T* p) {
   return *p;
 }
 inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
+inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+  return static_cast<unsigned long long>((static_cast<unsigned __int128>(a) * b) >> 64);
+}
 using std::isfinite;
 using std::isnan;
 // CUDA's device min/max take mixed integer types the way these do.
