@@ -28,11 +28,9 @@ namespace cohort::cuda {
 namespace {
 
 constexpr int64_t kAssignScratchFloats = int64_t{64} << 20;
-constexpr int64_t kPieceRows = 1024;     // rows per accumulation piece
 constexpr int kChunkRows = 1024;         // rows per k-means++ chunk (fixed-order partial sums)
 constexpr int kChunkThreads = 256;
 constexpr int kMaxTrials = 32;
-constexpr int kBadLabel = 1;
 
 // COHORT_KMEANS_ASSIGN=gemm selects the cuBLAS GEMM + argmin path for every d, to compare the
 // two on a GPU (benchmarks/gpu_ops does); anything else, or unset, the fused kernel where d
@@ -59,130 +57,6 @@ DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
   COHORT_CUDA_CHECK(cudaMemcpyAsync(d.data(), host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice,
                                     ctx.stream()));
   return d;
-}
-
-// Thread i of problem b: nearest and second-nearest centroid over dots (total_k x rows).
-__global__ void assign_kernel(const float* dots, int64_t rows, const float* x_sq, const float* c_sq,
-                              const int64_t* k_offsets, int num_problems, int64_t n, int64_t row0, int32_t* labels,
-                              float* best_dist, float* second_dist) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= rows) return;
-  const float xs = x_sq[row0 + i];
-  for (int b = blockIdx.y; b < num_problems; b += gridDim.y) {
-    const int64_t lo = k_offsets[b];
-    const int64_t hi = k_offsets[b + 1];
-    float best = INFINITY;
-    float second = INFINITY;
-    int32_t label = 0;
-    // Strict < keeps the lowest index on ties; an equal distance still becomes second.
-    for (int64_t c = lo; c < hi; ++c) {
-      const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
-      if (dist < best) {
-        second = best;
-        best = dist;
-        label = static_cast<int32_t>(c - lo);
-      } else if (dist < second) {
-        second = dist;
-      }
-    }
-    if (hi - lo == 1) second = best;
-    const int64_t out = b * n + row0 + i;
-    labels[out] = label;
-    best_dist[out] = best;
-    if (second_dist != nullptr) second_dist[out] = second;
-  }
-}
-
-// key = global centroid of (problem b, row i), total_k for a label out of range.
-__global__ void make_keys_kernel(const int32_t* labels, const int64_t* k_offsets, int num_problems, int64_t n,
-                                 int32_t total_k, int32_t* keys, int32_t* rows, int* flag) {
-  const int64_t count = n * num_problems;
-  for (int64_t p = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; p < count; p += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t b = p / n;
-    const int32_t label = labels[p];
-    const int64_t k = k_offsets[b + 1] - k_offsets[b];
-    if (label < 0 || label >= k) {
-      atomicOr(flag, kBadLabel);
-      keys[p] = total_k;
-    } else {
-      keys[p] = static_cast<int32_t>(k_offsets[b] + label);
-    }
-    rows[p] = static_cast<int32_t>(p - b * n);
-  }
-}
-
-// start[c] = first position of a key >= c in the sorted keys, for c in [0, total_k]; pieces[c]
-// = the number of kPieceRows pieces of centroid c's run (c < total_k).
-__global__ void run_starts_kernel(const int32_t* keys, int64_t count, int32_t total_k, int64_t* start) {
-  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c <= total_k; c += int64_t{gridDim.x} * blockDim.x) {
-    int64_t lo = 0;
-    int64_t hi = count;
-    while (lo < hi) {
-      const int64_t mid = (lo + hi) / 2;
-      if (keys[mid] < c) lo = mid + 1; else hi = mid;
-    }
-    start[c] = lo;
-  }
-}
-
-__global__ void piece_counts_kernel(const int64_t* start, int32_t total_k, int64_t* pieces) {
-  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < total_k; c += int64_t{gridDim.x} * blockDim.x) {
-    pieces[c] = (start[c + 1] - start[c] + kPieceRows - 1) / kPieceRows;
-  }
-}
-
-// One block per piece: the sum, in row order and in double, of at most kPieceRows rows of one
-// centroid's run. piece_offset (total_k + 1) is the exclusive scan of the piece counts.
-__global__ void piece_sums_kernel(const float* x, int64_t ld, int64_t d, const int32_t* sorted_rows,
-                                  const int64_t* start, const int64_t* piece_offset, int32_t total_k,
-                                  int64_t max_pieces, double* piece_sums) {
-  const int64_t pieces = piece_offset[total_k];
-  for (int64_t pid = blockIdx.x; pid < pieces && pid < max_pieces; pid += gridDim.x) {
-    // c: the last centroid with piece_offset[c] <= pid.
-    int64_t lo = 0;
-    int64_t hi = total_k;
-    while (hi - lo > 1) {
-      const int64_t mid = (lo + hi) / 2;
-      if (piece_offset[mid] <= pid) lo = mid; else hi = mid;
-    }
-    const int64_t c = lo;
-    const int64_t first = start[c] + (pid - piece_offset[c]) * kPieceRows;
-    const int64_t last = min(first + kPieceRows, start[c + 1]);
-    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
-      double s = 0.0;
-      for (int64_t p = first; p < last; ++p) s += x[sorted_rows[p] * ld + j];
-      piece_sums[pid * d + j] = s;
-    }
-  }
-}
-
-__global__ void add_pieces_kernel(const double* piece_sums, const int64_t* start, const int64_t* piece_offset,
-                                  int32_t total_k, int64_t d, double* sums, double* counts) {
-  for (int64_t c = blockIdx.x; c < total_k; c += gridDim.x) {
-    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
-      double s = 0.0;
-      for (int64_t pid = piece_offset[c]; pid < piece_offset[c + 1]; ++pid) s += piece_sums[pid * d + j];
-      sums[c * d + j] += s;
-    }
-    if (threadIdx.x == 0) counts[c] += static_cast<double>(start[c + 1] - start[c]);
-  }
-}
-
-__global__ void finalize_kernel(const double* sums, const double* counts, float* centroids, int64_t k, int64_t d,
-                                int64_t ld) {
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < k * d; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t c = e / d;
-    if (counts[c] > 0.0) centroids[c * ld + e % d] = static_cast<float>(sums[e] / counts[c]);
-  }
-}
-
-__global__ void sum_per_problem_kernel(const float* values, int64_t n, double* out) {
-  __shared__ double part[512];
-  const float* v = values + blockIdx.x * n;
-  double local = 0.0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) local += v[i];
-  const double total = block_sum_double(local, part);
-  if (threadIdx.x == 0) out[blockIdx.x] = total;
 }
 
 // ---- k-means++ ----
@@ -407,8 +281,9 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
     MatrixView<float> d(dots.data(), total_k, rows, rows);
     gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
     const dim3 grid(static_cast<unsigned>(ceil_div(rows, 256)), static_cast<unsigned>(std::min(num_problems, 65535)));
-    assign_kernel<<<grid, 256, 0, ctx.stream()>>>(dots.data(), rows, x_sq_norms, c_sq.data(), offsets.data(),
-                                                  num_problems, n, begin, labels, best_dist, second_dist);
+    argmin_from_dots_kernel<<<grid, 256, 0, ctx.stream()>>>(dots.data(), rows, x_sq_norms, c_sq.data(),
+                                                            offsets.data(), num_problems, n, begin, labels, best_dist,
+                                                            second_dist);
     COHORT_CUDA_CHECK_LAUNCH();
   }
 }

@@ -1,6 +1,6 @@
-// Batched k-means accumulation without sorting, for many problems at once; launched by
-// kmeans.cu when it reads x fewer times than the sort-based path, tested on the CPU emulation
-// (tests/kernels/kmeans_accumulate_kernels_emulated_test.cpp).
+// Batched k-means accumulation: grouped sums in shared memory for many problems at once, the
+// sort-based path for few, the centroid update and the per-problem sums; launched by
+// kmeans.cu, tested on the CPU emulation (tests/kernels/kmeans_accumulate_kernels_emulated_test.cpp).
 //
 // The sort-based path gathers every row of x once per problem (at 1M x 64 and the 63 problems
 // of the sweep k = 2..64, 16 GB per iteration). Here consecutive problems are grouped so that
@@ -23,6 +23,8 @@ constexpr int kGroupThreads = 256;
 constexpr int kGroupTileRows = 32;
 constexpr int64_t kGroupSumBytes = 64 * 1024;  // shared memory for one group's sums
 constexpr int kGroupBadLabel = 1;
+constexpr int kSortBadLabel = 1;
+constexpr int64_t kPieceRows = 1024;  // rows per piece of the sort-based path
 
 // Problems [problem_begin[g], problem_begin[g + 1]) form group g (built on the host).
 struct AccumulatePlan {
@@ -135,6 +137,104 @@ __global__ void add_ranges_kernel(const double* partial_sums, const double* part
       counts[c] += s;
     }
   }
+}
+
+// ---- the sort-based path (few problems), finalize, per-problem sums ----
+//
+// The (problem, row) pairs are keyed by global centroid and radix-sorted (stable: rows stay in
+// order within a centroid) by the launcher; each centroid's run is cut into pieces of
+// kPieceRows summed in row order in double, and the pieces are added in order.
+
+// key = global centroid of (problem b, row i), total_k for a label out of range.
+__global__ void make_keys_kernel(const int32_t* labels, const int64_t* k_offsets, int num_problems, int64_t n,
+                                 int32_t total_k, int32_t* keys, int32_t* rows, int* flag) {
+  const int64_t count = n * num_problems;
+  for (int64_t p = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; p < count; p += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t b = p / n;
+    const int32_t label = labels[p];
+    const int64_t k = k_offsets[b + 1] - k_offsets[b];
+    if (label < 0 || label >= k) {
+      atomicOr(flag, kSortBadLabel);
+      keys[p] = total_k;
+    } else {
+      keys[p] = static_cast<int32_t>(k_offsets[b] + label);
+    }
+    rows[p] = static_cast<int32_t>(p - b * n);
+  }
+}
+
+// start[c] = first position of a key >= c in the sorted keys, for c in [0, total_k]; pieces[c]
+// = the number of kPieceRows pieces of centroid c's run (c < total_k).
+__global__ void run_starts_kernel(const int32_t* keys, int64_t count, int32_t total_k, int64_t* start) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c <= total_k; c += int64_t{gridDim.x} * blockDim.x) {
+    int64_t lo = 0;
+    int64_t hi = count;
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (keys[mid] < c) lo = mid + 1; else hi = mid;
+    }
+    start[c] = lo;
+  }
+}
+
+__global__ void piece_counts_kernel(const int64_t* start, int32_t total_k, int64_t* pieces) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < total_k; c += int64_t{gridDim.x} * blockDim.x) {
+    pieces[c] = (start[c + 1] - start[c] + kPieceRows - 1) / kPieceRows;
+  }
+}
+
+// One block per piece: the sum, in row order and in double, of at most kPieceRows rows of one
+// centroid's run. piece_offset (total_k + 1) is the exclusive scan of the piece counts.
+__global__ void piece_sums_kernel(const float* x, int64_t ld, int64_t d, const int32_t* sorted_rows,
+                                  const int64_t* start, const int64_t* piece_offset, int32_t total_k,
+                                  int64_t max_pieces, double* piece_sums) {
+  const int64_t pieces = piece_offset[total_k];
+  for (int64_t pid = blockIdx.x; pid < pieces && pid < max_pieces; pid += gridDim.x) {
+    // c: the last centroid with piece_offset[c] <= pid.
+    int64_t lo = 0;
+    int64_t hi = total_k;
+    while (hi - lo > 1) {
+      const int64_t mid = (lo + hi) / 2;
+      if (piece_offset[mid] <= pid) lo = mid; else hi = mid;
+    }
+    const int64_t c = lo;
+    const int64_t first = start[c] + (pid - piece_offset[c]) * kPieceRows;
+    const int64_t last = min(first + kPieceRows, start[c + 1]);
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+      double s = 0.0;
+      for (int64_t p = first; p < last; ++p) s += x[sorted_rows[p] * ld + j];
+      piece_sums[pid * d + j] = s;
+    }
+  }
+}
+
+__global__ void add_pieces_kernel(const double* piece_sums, const int64_t* start, const int64_t* piece_offset,
+                                  int32_t total_k, int64_t d, double* sums, double* counts) {
+  for (int64_t c = blockIdx.x; c < total_k; c += gridDim.x) {
+    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) {
+      double s = 0.0;
+      for (int64_t pid = piece_offset[c]; pid < piece_offset[c + 1]; ++pid) s += piece_sums[pid * d + j];
+      sums[c * d + j] += s;
+    }
+    if (threadIdx.x == 0) counts[c] += static_cast<double>(start[c + 1] - start[c]);
+  }
+}
+
+__global__ void finalize_kernel(const double* sums, const double* counts, float* centroids, int64_t k, int64_t d,
+                                int64_t ld) {
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < k * d; e += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = e / d;
+    if (counts[c] > 0.0) centroids[c * ld + e % d] = static_cast<float>(sums[e] / counts[c]);
+  }
+}
+
+__global__ void sum_per_problem_kernel(const float* values, int64_t n, double* out) {
+  __shared__ double part[512];
+  const float* v = values + blockIdx.x * n;
+  double local = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) local += v[i];
+  const double total = block_sum_double(local, part);
+  if (threadIdx.x == 0) out[blockIdx.x] = total;
 }
 
 COHORT_DEVICE_CODE_END

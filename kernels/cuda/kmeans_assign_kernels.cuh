@@ -215,4 +215,37 @@ __global__ void __launch_bounds__(kAssignThreads)
   }
 }
 
+// The path for d > kFusedMaxDims: dots (total_k x rows, centroid-major) = -2 C x^T from cuBLAS
+// for a block of rows; thread i of problem b finds the nearest and second-nearest centroid.
+__global__ void argmin_from_dots_kernel(const float* dots, int64_t rows, const float* x_sq, const float* c_sq,
+                              const int64_t* k_offsets, int num_problems, int64_t n, int64_t row0, int32_t* labels,
+                              float* best_dist, float* second_dist) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= rows) return;
+  const float xs = x_sq[row0 + i];
+  for (int b = blockIdx.y; b < num_problems; b += gridDim.y) {
+    const int64_t lo = k_offsets[b];
+    const int64_t hi = k_offsets[b + 1];
+    float best = INFINITY;
+    float second = INFINITY;
+    int32_t label = 0;
+    // Strict < keeps the lowest index on ties; an equal distance still becomes second.
+    for (int64_t c = lo; c < hi; ++c) {
+      const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
+      if (dist < best) {
+        second = best;
+        best = dist;
+        label = static_cast<int32_t>(c - lo);
+      } else if (dist < second) {
+        second = dist;
+      }
+    }
+    if (hi - lo == 1) second = best;
+    const int64_t out = b * n + row0 + i;
+    labels[out] = label;
+    best_dist[out] = best;
+    if (second_dist != nullptr) second_dist[out] = second;
+  }
+}
+
 COHORT_DEVICE_CODE_END

@@ -164,6 +164,29 @@ TEST(FusedAssignEmulatedTies, DuplicatedCentroidsKeepTheLowerIndex) {
   }
 }
 
+// The path for d above kFusedMaxDims: cuBLAS's centroid-major dots, then the argmin kernel.
+TEST(ArgminFromDotsEmulated, MatchesTheCpuBackend) {
+  std::mt19937_64 rng(8);
+  const Data data = make_data(rng, 150, 11, {1, 3, 17, 70});
+  const int problems = 4;
+  const int64_t total_k = data.offsets.back();
+  std::vector<float> dots(static_cast<std::size_t>(total_k * data.n));
+  for (int64_t c = 0; c < total_k; ++c)
+    for (int64_t i = 0; i < data.n; ++i) {
+      float s = 0.0f;
+      for (int j = 0; j < data.d; ++j) s += data.c[c * data.d + j] * data.x[i * data.d + j];
+      dots[c * data.n + i] = -2.0f * s;
+    }
+  Assignment got;
+  got.labels.assign(static_cast<std::size_t>(data.n * problems), -7);
+  got.best.assign(got.labels.size(), NAN);
+  got.second.assign(got.labels.size(), NAN);
+  emu::launch(dim3(2, 3), dim3(128), 0, cuda::argmin_from_dots_kernel, dots.data(), data.n, data.x_sq.data(),
+              data.c_sq.data(), data.offsets.data(), problems, data.n, int64_t{0}, got.labels.data(), got.best.data(),
+              got.second.data());
+  expect_same_assignment(data, cpu_assign(data), got, true);
+}
+
 TEST(FusedAssignPlan, PacksSmallProblemsAndGivesLargeOnesTheirOwnChunks) {
   const std::vector<int64_t> offsets{0, 2, 7, 77, 78, 148};  // k = 2, 5, 70, 1, 70
   const AssignPlan plan = cuda::plan_assign(offsets.data(), 5);
