@@ -4,7 +4,8 @@
 // COHORT_CUDA_EMULATION is defined; never part of the library.
 //
 // Model: launch() runs a grid's blocks one after another on the calling thread. A block's
-// threads are fibers (ucontext) switched cooperatively: each runs until it reaches a barrier
+// threads are fibers switched cooperatively (a few instructions that swap the callee-saved
+// registers and the stack on x86-64, ucontext elsewhere): each runs until it reaches a barrier
 // (__syncthreads, __syncwarp, a shuffle) or returns, and a barrier opens when every thread of
 // the block (of the warp) that has not returned has reached it. __shared__ variables are
 // function statics (one block runs at a time, so its threads see the same copy), a shuffle
@@ -31,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #define __global__
@@ -50,18 +52,61 @@ namespace cohort::cuda_emulation {
 
 enum class Wait { none, block, warp, done };
 
+// COHORT_EMULATION_UCONTEXT forces the portable path (to test it on x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(COHORT_EMULATION_UCONTEXT)
+#define COHORT_EMULATION_STACK_SWITCH 1
+}  // namespace cohort::cuda_emulation
+// cohort_emulation_switch(save, load): pushes the callee-saved registers, stores the stack
+// pointer in *save and continues on the stack `load` (left by an earlier switch, or prepared
+// by prepare_fiber), popping its registers. ucontext's swapcontext does the same plus a
+// signal-mask system call on every switch, which made the emulated tests 2-3x slower.
+extern "C" void cohort_emulation_switch(void** save, void* load);
+__asm__(
+    ".text\n"
+    ".weak cohort_emulation_switch\n"
+    ".type cohort_emulation_switch,@function\n"
+    "cohort_emulation_switch:\n"
+    "  pushq %rbp\n"
+    "  pushq %rbx\n"
+    "  pushq %r12\n"
+    "  pushq %r13\n"
+    "  pushq %r14\n"
+    "  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n"
+    "  popq %r14\n"
+    "  popq %r13\n"
+    "  popq %r12\n"
+    "  popq %rbx\n"
+    "  popq %rbp\n"
+    "  ret\n"
+    ".size cohort_emulation_switch,.-cohort_emulation_switch\n");
+namespace cohort::cuda_emulation {
+#endif
+
 struct Fiber {
-  ucontext_t context;
-  std::vector<unsigned char> stack;
+  unsigned char* stack = nullptr;  // kFiberStackBytes from stack_pool()
   Wait wait = Wait::none;
+#ifdef COHORT_EMULATION_STACK_SWITCH
+  void* sp = nullptr;
+#else
+  ucontext_t context;
+#endif
 };
 
 struct BlockState {
   std::vector<Fiber> fibers;
   std::vector<std::array<uint64_t, 32>> warp_slots;
   std::vector<unsigned char> dynamic_shared;
-  ucontext_t scheduler;
   int current = 0;
+  void (*run)(void*) = nullptr;  // the kernel with its arguments
+  void* run_arg = nullptr;
+#ifdef COHORT_EMULATION_STACK_SWITCH
+  void* scheduler_sp = nullptr;
+#else
+  ucontext_t scheduler;
+#endif
 };
 
 inline BlockState* current_block = nullptr;
@@ -73,7 +118,11 @@ inline void wait_at(Wait kind) {
   BlockState& b = *current_block;
   Fiber& f = b.fibers[static_cast<std::size_t>(b.current)];
   f.wait = kind;
+#ifdef COHORT_EMULATION_STACK_SWITCH
+  cohort_emulation_switch(&f.sp, b.scheduler_sp);
+#else
   swapcontext(&f.context, &b.scheduler);
+#endif
 }
 
 // Every lane publishes v, then reads the value of lane src(lane) (its own when out of range).
@@ -190,33 +239,57 @@ auto max(A a, B b) {
 namespace cohort::cuda_emulation {
 
 constexpr std::size_t kFiberStackBytes = 256 * 1024;
+
+// Fiber stacks, kept from launch to launch and never cleared: allocating and zeroing 1024 x
+// 256 KB for every launch was most of the emulated tests' time.
+inline unsigned char* fiber_stack(std::size_t thread) {
+  static std::vector<std::unique_ptr<unsigned char[]>> pool;
+  while (pool.size() <= thread) pool.emplace_back(new unsigned char[kFiberStackBytes]);
+  return pool[thread].get();
+}
 // The opt-in limit of sm_80 (163 KB), the smallest of the architectures cohort builds for.
 constexpr std::size_t kMaxDynamicSharedBytes = 166912;
 
-template <class Run>
-struct FiberEntry {
-  static void start(unsigned hi, unsigned lo) {
-    const auto address = (static_cast<uintptr_t>(hi) << 32) | static_cast<uintptr_t>(lo);
-    Run& run = *reinterpret_cast<Run*>(address);
-    run();
-    BlockState& b = *current_block;
-    b.fibers[static_cast<std::size_t>(b.current)].wait = Wait::done;
-    // uc_link returns to the scheduler.
-  }
-};
+// Every fiber starts here and runs the block's kernel; at its end it hands back to the
+// scheduler for good.
+inline void fiber_main() {
+  BlockState& b = *current_block;
+  b.run(b.run_arg);
+  b.fibers[static_cast<std::size_t>(b.current)].wait = Wait::done;
+#ifdef COHORT_EMULATION_STACK_SWITCH
+  void* finished = nullptr;
+  cohort_emulation_switch(&finished, b.scheduler_sp);
+  std::abort();  // a finished fiber is never resumed
+#endif
+  // ucontext: returning follows uc_link to the scheduler.
+}
 
+#ifdef COHORT_EMULATION_STACK_SWITCH
+// A new fiber's stack as cohort_emulation_switch leaves one: six saved registers (zero), then
+// fiber_main as the return address, at the alignment of a function entry.
+inline void prepare_fiber(BlockState&, Fiber& f) {
+  f.wait = Wait::none;
+  const uintptr_t top = reinterpret_cast<uintptr_t>(f.stack + kFiberStackBytes) & ~uintptr_t{15};
+  void** sp = reinterpret_cast<void**>(top) - 8;
+  for (int r = 0; r < 6; ++r) sp[r] = nullptr;
+  sp[6] = reinterpret_cast<void*>(&fiber_main);
+  sp[7] = nullptr;
+  f.sp = sp;
+}
+inline void resume(BlockState& state, Fiber& f) { cohort_emulation_switch(&state.scheduler_sp, f.sp); }
+#else
 // getcontext and swapcontext return twice; kept out of launch() so that its loop variables
 // live in no frame that they resume.
-[[gnu::noinline]] inline void prepare_fiber(BlockState& state, Fiber& f, void (*entry)(), uintptr_t address) {
+[[gnu::noinline]] inline void prepare_fiber(BlockState& state, Fiber& f) {
   f.wait = Wait::none;
-  f.stack.resize(kFiberStackBytes);
   getcontext(&f.context);
-  f.context.uc_stack.ss_sp = f.stack.data();
-  f.context.uc_stack.ss_size = f.stack.size();
+  f.context.uc_stack.ss_sp = f.stack;
+  f.context.uc_stack.ss_size = kFiberStackBytes;
   f.context.uc_link = &state.scheduler;
-  makecontext(&f.context, entry, 2, static_cast<unsigned>(address >> 32), static_cast<unsigned>(address & 0xffffffffu));
+  makecontext(&f.context, &fiber_main, 0);
 }
 [[gnu::noinline]] inline void resume(BlockState& state, Fiber& f) { swapcontext(&state.scheduler, &f.context); }
+#endif
 
 [[noreturn]] inline void deadlock(int64_t block, const BlockState& b) {
   int at_block = 0;
@@ -254,18 +327,19 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   blockDim = block;
   BlockState state;
   state.fibers.resize(static_cast<std::size_t>(threads));
+  for (std::size_t t = 0; t < state.fibers.size(); ++t) state.fibers[t].stack = fiber_stack(t);
   state.warp_slots.resize(static_cast<std::size_t>((threads + 31) / 32));
   state.dynamic_shared.resize(shared_bytes + 16);
   current_block = &state;
   auto run = [&] { kernel(args...); };
-  using Entry = FiberEntry<decltype(run)>;
-  const auto address = reinterpret_cast<uintptr_t>(&run);
+  state.run = [](void* self) { (*static_cast<decltype(run)*>(self))(); };
+  state.run_arg = &run;
 
   for (int64_t b = 0; b < blocks; ++b) {
     blockIdx = dim3(static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),
                     static_cast<unsigned>(b / (int64_t{grid.x} * grid.y)));
     std::fill(state.dynamic_shared.begin(), state.dynamic_shared.end(), static_cast<unsigned char>(0xff));
-    for (Fiber& f : state.fibers) prepare_fiber(state, f, reinterpret_cast<void (*)()>(&Entry::start), address);
+    for (Fiber& f : state.fibers) prepare_fiber(state, f);
     for (;;) {
       // Run every runnable thread, in index order, up to its next barrier or its end.
       for (int t = 0; t < threads; ++t) {

@@ -7,7 +7,7 @@
 //               memory (kmeans_accumulate_kernels.cuh). Few: the (problem, row) pairs are
 //               radix-sorted by global centroid (stable), each centroid's run is cut into fixed
 //               pieces summed in row order in double, and the pieces are added in order.
-//   k-means++:  greedy D^2 sampling; every sum is a fixed-order reduction over fixed chunks.
+//   k-means++:  kmeans_seeding.cuh.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -15,7 +15,6 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 #include <limits>
-#include <random>
 #include <vector>
 
 #include "kernels/backend_checks.hpp"
@@ -23,14 +22,12 @@
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/kmeans_accumulate_kernels.cuh"
 #include "kernels/cuda/kmeans_assign_kernels.cuh"
+#include "kernels/cuda/kmeans_seeding.cuh"
 
 namespace cohort::cuda {
 namespace {
 
 constexpr int64_t kAssignScratchFloats = int64_t{64} << 20;
-constexpr int kChunkRows = 1024;         // rows per k-means++ chunk (fixed-order partial sums)
-constexpr int kChunkThreads = 256;
-constexpr int kMaxTrials = 32;
 
 // COHORT_KMEANS_ASSIGN=gemm selects the cuBLAS GEMM + argmin path for every d, to compare the
 // two on a GPU (benchmarks/gpu_ops does); anything else, or unset, the fused kernel where d
@@ -46,6 +43,28 @@ bool grouped_accumulate_enabled() {
   return v == nullptr || std::string_view(v) != "sort";
 }
 
+// The device operations seed_kmeans_plus_plus needs, on the context's stream.
+struct CudaDevice {
+  DeviceContext& ctx;
+  template <class T>
+  DeviceScratch<T> scratch(int64_t count) {
+    return DeviceScratch<T>(ctx, count);
+  }
+  template <class Kernel, class... Args>
+  void launch(Kernel kernel, dim3 grid, dim3 block, Args... args) {
+    kernel<<<grid, block, 0, ctx.stream()>>>(args...);
+    COHORT_CUDA_CHECK_LAUNCH();
+  }
+  void to_device(void* dst, const void* src, size_t bytes) {
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.stream()));
+  }
+  void to_host(void* dst, const void* src, size_t bytes) {  // blocks
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()));
+    ctx.synchronize();
+  }
+  unsigned grid_for(int64_t n, int block) const { return cuda::grid_for(ctx, n, block); }
+};
+
 // The GPU kernels index centroids with int32.
 void check_total_k(const char* op, int64_t total_k) {
   COHORT_CHECK(total_k < INT32_MAX, "{}: {} centroids exceed the int32 range", op, total_k);
@@ -57,187 +76,6 @@ DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
   COHORT_CUDA_CHECK(cudaMemcpyAsync(d.data(), host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice,
                                     ctx.stream()));
   return d;
-}
-
-// ---- k-means++ ----
-
-struct Trials {
-  int count;
-  double target[kMaxTrials];   // D^2 draw: the first row whose running sum exceeds it; < 0: fixed
-  int64_t fixed[kMaxTrials];   // the row drawn uniformly when target < 0
-};
-
-// Block-wide inclusive scan (Hillis-Steele, fixed order) of kChunkThreads doubles in `buf`.
-__device__ void block_inclusive_scan(double* buf) {
-  for (int o = 1; o < kChunkThreads; o <<= 1) {
-    const double add = threadIdx.x >= static_cast<unsigned>(o) ? buf[threadIdx.x - o] : 0.0;
-    __syncthreads();
-    buf[threadIdx.x] += add;
-    __syncthreads();
-  }
-}
-
-// The first position p in [0, count) where base + running sum of w[0..p] > target, or -1;
-// *carry gets the running sum just before p (base + the sum of all values when none).
-template <class W>
-__device__ int64_t find_crossing(int64_t count, double base, double target, W w, double* buf, int64_t* found,
-                                 double* carry) {
-  if (threadIdx.x == 0) *found = -1;
-  __syncthreads();
-  for (int64_t t0 = 0; t0 < count; t0 += kChunkThreads) {
-    const int64_t p = t0 + threadIdx.x;
-    buf[threadIdx.x] = p < count ? w(p) : 0.0;
-    __syncthreads();
-    block_inclusive_scan(buf);
-    const bool crossed = p < count && base + buf[threadIdx.x] > target;
-    const bool first = crossed && (threadIdx.x == 0 || !(base + buf[threadIdx.x - 1] > target));
-    if (first) {
-      *found = p;
-      *carry = base + (threadIdx.x > 0 ? buf[threadIdx.x - 1] : 0.0);
-    }
-    const double tile = buf[kChunkThreads - 1];
-    __syncthreads();
-    if (*found >= 0) return *found;
-    base += tile;
-  }
-  if (threadIdx.x == 0) *carry = base;
-  __syncthreads();
-  return -1;
-}
-
-// One block per trial: the D^2 draw (cumulative[i-1] <= target < cumulative[i]) through the
-// chunk sums, then within the chunk. Rounding past the end falls back to the last row of
-// positive weight, as the CPU does.
-__global__ void sample_kernel(Trials trials, const float* closest, const double* chunk_sums, int64_t n,
-                              int64_t* cand) {
-  __shared__ double buf[kChunkThreads];
-  __shared__ int64_t found;
-  __shared__ double carry;
-  const int t = blockIdx.x;
-  if (t >= trials.count) return;
-  if (trials.target[t] < 0.0) {
-    if (threadIdx.x == 0) cand[t] = trials.fixed[t];
-    return;
-  }
-  const double target = trials.target[t];
-  const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
-  int64_t row = -1;
-  const int64_t chunk = find_crossing(chunks, 0.0, target, [&](int64_t c) { return chunk_sums[c]; }, buf, &found, &carry);
-  if (chunk >= 0) {
-    const double before = carry;
-    __syncthreads();
-    const int64_t lo = chunk * kChunkRows;
-    const int64_t len = min(static_cast<int64_t>(kChunkRows), n - lo);
-    const int64_t within = find_crossing(
-        len, before, target, [&](int64_t p) { return static_cast<double>(closest[lo + p]); }, buf, &found, &carry);
-    // Rounding between the two levels: the chunk's last row of positive weight.
-    row = within >= 0 ? lo + within : lo + len - 1;
-    if (within < 0 && threadIdx.x == 0) {
-      while (row > lo && !(closest[row] > 0.0f)) --row;
-    }
-  }
-  if (threadIdx.x == 0) {
-    if (row < 0) {
-      row = n - 1;
-      while (row > 0 && !(closest[row] > 0.0f)) --row;
-    }
-    cand[t] = row;
-  }
-}
-
-// dist[l * n + i] = max(0, |x_i|^2 + |x_c|^2 - 2 x_i . x_c) for the trial rows c = cand[l]; a
-// warp per row.
-__global__ void trial_distances_kernel(const float* x, int64_t ld, int64_t n, int64_t d, const float* x_sq,
-                                       const int64_t* cand, int trials, float* dist) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; i < n; i += warps) {
-    const float* xi = x + i * ld;
-    for (int l = 0; l < trials; ++l) {
-      const int64_t c = cand[l];
-      const float* xc = x + c * ld;
-      float dot = 0.0f;
-      for (int64_t j = lane; j < d; j += 32) dot += xi[j] * xc[j];
-      dot = warp_sum(dot);
-      if (lane == 0) dist[l * n + i] = c == i ? 0.0f : fmaxf(0.0f, x_sq[i] + x_sq[c] - 2.0f * dot);
-    }
-  }
-}
-
-// Per chunk and trial: sum of min(closest, dist) over the chunk's rows, fixed order.
-__global__ void trial_potentials_kernel(const float* closest, const float* dist, int64_t n, int trials,
-                                        double* chunk_pot) {
-  __shared__ double part[kChunkThreads];
-  const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
-  for (int64_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
-    const int64_t lo = ch * kChunkRows;
-    const int64_t hi = min(lo + kChunkRows, n);
-    for (int l = 0; l < trials; ++l) {
-      double local = 0.0;
-      for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) local += fminf(closest[i], dist[l * n + i]);
-      const double total = block_sum_double(local, part);
-      if (threadIdx.x == 0) chunk_pot[l * chunks + ch] = total;
-    }
-  }
-}
-
-// One block: the trial of least potential (ties: the first), its row in *chosen.
-__global__ void choose_trial_kernel(const double* chunk_pot, int64_t chunks, int trials, const int64_t* cand,
-                                    int* best_trial, int64_t* chosen) {
-  __shared__ double part[kChunkThreads];
-  double best = INFINITY;
-  int best_l = 0;
-  for (int l = 0; l < trials; ++l) {
-    double local = 0.0;
-    for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) local += chunk_pot[l * chunks + c];
-    const double pot = block_sum_double(local, part);
-    if (pot < best) {
-      best = pot;
-      best_l = l;
-    }
-  }
-  if (threadIdx.x == 0) {
-    *best_trial = best_l;
-    *chosen = cand[best_l];
-  }
-}
-
-// closest = min(closest, dist of the chosen trial), the chosen row exactly 0; chunk sums of
-// closest for the next draw; the chosen row copied to centroid `slot`.
-__global__ void update_closest_kernel(float* closest, const float* dist, int64_t n, const int* best_trial,
-                                      const int64_t* chosen, double* chunk_sums, const float* x, int64_t ld, int64_t d,
-                                      float* centroids, int64_t c_ld, int slot) {
-  __shared__ double part[kChunkThreads];
-  const int64_t chunks = (n + kChunkRows - 1) / kChunkRows;
-  const float* dl = dist + *best_trial * n;
-  const int64_t pick = *chosen;
-  if (blockIdx.x == 0) {
-    for (int64_t j = threadIdx.x; j < d; j += blockDim.x) centroids[slot * c_ld + j] = x[pick * ld + j];
-  }
-  for (int64_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
-    const int64_t lo = ch * kChunkRows;
-    const int64_t hi = min(lo + kChunkRows, n);
-    double local = 0.0;
-    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-      const float m = i == pick ? 0.0f : fminf(closest[i], dl[i]);
-      closest[i] = m;
-      local += m;
-    }
-    const double total = block_sum_double(local, part);
-    if (threadIdx.x == 0) chunk_sums[ch] = total;
-  }
-}
-
-__global__ void total_kernel(const double* values, int64_t count, double* out) {
-  __shared__ double part[kChunkThreads];
-  double local = 0.0;
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) local += values[i];
-  const double total = block_sum_double(local, part);
-  if (threadIdx.x == 0) *out = total;
-}
-
-__global__ void fill_kernel(float* v, int64_t n, float value) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) v[i] = value;
 }
 
 }  // namespace
@@ -390,71 +228,8 @@ void sum_per_problem(DeviceContext& ctx, const float* values, int64_t n, int num
 void kmeans_plus_plus(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms, int k, uint64_t seed,
                       MatrixView<float> centroids) {
   check_kmeans_plus_plus_args(x, x_sq_norms, k, centroids);
-  const int64_t n = x.rows;
-  const int64_t d = x.cols;
-  cudaStream_t stream = ctx.stream();
-  // The draws follow the CPU's sequence of calls on the same generator.
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  auto uniform_row = [&] { return std::uniform_int_distribution<int64_t>(0, n - 1)(rng); };
-  const int trials = std::min(kMaxTrials, 2 + static_cast<int>(std::floor(std::log(static_cast<double>(k)))));
-  const int64_t chunks = ceil_div(n, kChunkRows);
-
-  DeviceScratch<float> closest(ctx, n);
-  DeviceScratch<float> dist(ctx, trials * n);
-  DeviceScratch<double> chunk_sums(ctx, chunks);
-  DeviceScratch<double> chunk_pot(ctx, trials * chunks);
-  DeviceScratch<int64_t> cand(ctx, trials);
-  DeviceScratch<int64_t> chosen(ctx, 1);
-  DeviceScratch<int> best_trial(ctx, 1);
-  DeviceScratch<double> potential(ctx, 1);
-  fill_kernel<<<grid_for(ctx, n, 256), 256, 0, stream>>>(closest.data(), n, INFINITY);
-  COHORT_CUDA_CHECK_LAUNCH();
-
-  const unsigned row_grid = grid_for(ctx, n * 32, 256);
-  const unsigned chunk_grid = static_cast<unsigned>(std::min<int64_t>(chunks, int64_t{1} << 20));
-  auto place = [&](int count, int slot) {
-    trial_distances_kernel<<<row_grid, 256, 0, stream>>>(x.data, x.ld, n, d, x_sq_norms, cand.data(), count,
-                                                         dist.data());
-    COHORT_CUDA_CHECK_LAUNCH();
-    trial_potentials_kernel<<<chunk_grid, kChunkThreads, 0, stream>>>(closest.data(), dist.data(), n, count,
-                                                                      chunk_pot.data());
-    COHORT_CUDA_CHECK_LAUNCH();
-    choose_trial_kernel<<<1, kChunkThreads, 0, stream>>>(chunk_pot.data(), chunks, count, cand.data(),
-                                                         best_trial.data(), chosen.data());
-    COHORT_CUDA_CHECK_LAUNCH();
-    update_closest_kernel<<<chunk_grid, kChunkThreads, 0, stream>>>(closest.data(), dist.data(), n,
-                                                                    best_trial.data(), chosen.data(),
-                                                                    chunk_sums.data(), x.data, x.ld, d,
-                                                                    centroids.data, centroids.ld, slot);
-    COHORT_CUDA_CHECK_LAUNCH();
-    total_kernel<<<1, kChunkThreads, 0, stream>>>(chunk_sums.data(), chunks, potential.data());
-    COHORT_CUDA_CHECK_LAUNCH();
-  };
-
-  const int64_t first = uniform_row();
-  COHORT_CUDA_CHECK(cudaMemcpyAsync(cand.data(), &first, sizeof(int64_t), cudaMemcpyHostToDevice, stream));
-  place(1, 0);
-  for (int step = 1; step < k; ++step) {
-    double total = 0.0;
-    COHORT_CUDA_CHECK(cudaMemcpyAsync(&total, potential.data(), sizeof(double), cudaMemcpyDeviceToHost, stream));
-    ctx.synchronize();
-    Trials t{};
-    t.count = trials;
-    for (int l = 0; l < trials; ++l) {
-      // Every row already coincides with a centre: D^2 sampling is undefined, draw uniformly.
-      if (total > 0.0) {
-        t.target[l] = unit(rng) * total;
-      } else {
-        t.target[l] = -1.0;
-        t.fixed[l] = uniform_row();
-      }
-    }
-    sample_kernel<<<static_cast<unsigned>(trials), kChunkThreads, 0, stream>>>(t, closest.data(), chunk_sums.data(), n,
-                                                                              cand.data());
-    COHORT_CUDA_CHECK_LAUNCH();
-    place(trials, step);
-  }
+  CudaDevice device{ctx};
+  seed_kmeans_plus_plus(device, x, x_sq_norms, k, seed, centroids);
   ctx.synchronize();
 }
 
