@@ -1,6 +1,8 @@
 // Alternating least squares on the GPU: the launchers of als_kernels.cuh. A Cholesky solve
 // uses register tiles up to kTiledMaxFactors factors and a global-memory A_u beyond.
+#ifndef COHORT_CUDA_EMULATION  // cpu_emulation_runtime.hpp stands in
 #include <cub/device/device_radix_sort.cuh>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -28,8 +30,8 @@ DeviceScratch<int32_t> longest_first(DeviceContext& ctx, CsrView rows) {
   COHORT_CHECK(n <= INT32_MAX, "als_solve: {} rows exceed the int32 range of the GPU solver", n);
   DeviceScratch<int64_t> length(ctx, n), sorted_length(ctx, n);
   DeviceScratch<int32_t> id(ctx, n), order(ctx, n);
-  row_lengths_kernel<<<grid_for(ctx, n, 256), 256, 0, ctx.stream()>>>(rows.indptr, n, length.data(), id.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(row_lengths_kernel, grid_for(ctx, n, 256), 256, 0, ctx.stream(), rows.indptr, n, length.data(),
+                id.data());
   int end_bit = 1;
   while (end_bit < 63 && (int64_t{1} << end_bit) <= rows.nnz) ++end_bit;
   run_cub(ctx, [&](void* temp, size_t& bytes) {
@@ -62,8 +64,7 @@ void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int3
   const int64_t shared = tiled_shared_bytes(args.f);
   allow_shared(kernel, shared);
   const unsigned grid = resident_grid(ctx, kernel, threads, shared, args.rows.rows);
-  kernel<<<grid, threads, static_cast<size_t>(shared), ctx.stream()>>>(args, order, next_row, flag, failed);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args, order, next_row, flag, failed);
 }
 
 }  // namespace
@@ -122,9 +123,8 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
       const int64_t grid = std::max<int64_t>(1, std::min({rows.rows, int64_t{1} << 20, kGeneralScratchBytes / a_bytes}));
       DeviceScratch<float> global_a(ctx, grid * f * f);
       allow_shared(als_cholesky_general_kernel, shared);
-      als_cholesky_general_kernel<<<static_cast<unsigned>(grid), kGeneralThreads, static_cast<size_t>(shared),
-                                    ctx.stream()>>>(args, global_a.data(), flag.data(), failed.data());
-      COHORT_CUDA_CHECK_LAUNCH();
+      launch_kernel(als_cholesky_general_kernel, static_cast<unsigned>(grid), kGeneralThreads,
+                    static_cast<size_t>(shared), ctx.stream(), args, global_a.data(), flag.data(), failed.data());
     }
     unsigned long long failed_row = 0;
     COHORT_CUDA_CHECK(
@@ -140,9 +140,8 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   const int64_t shared = cg_shared_bytes(static_cast<int>(f), warps);
   allow_shared(als_cg_kernel, shared);
   const unsigned grid = resident_grid(ctx, als_cg_kernel, 32 * warps, shared, rows.rows);
-  als_cg_kernel<<<grid, 32 * warps, static_cast<size_t>(shared), ctx.stream()>>>(args, cg_steps, order.data(),
-                                                                               next_row.data(), flag.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(als_cg_kernel, grid, 32 * warps, static_cast<size_t>(shared), ctx.stream(), args, cg_steps,
+                order.data(), next_row.data(), flag.data());
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input, "als_solve: a column index of rows is out of range");
 }
 
@@ -156,11 +155,9 @@ double als_loss(DeviceContext& ctx, CsrView rows, MatrixView<const float> x, Mat
   DeviceScratch<double> total(ctx, 1);
   DeviceFlag flag(ctx);
   const unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows.rows, int64_t{1} << 20));
-  als_loss_kernel<<<grid, kLossThreads, 0, ctx.stream()>>>(rows, x.data, x.ld, y.data, y.ld, y.rows, gram,
-                                                           static_cast<int>(f), implicit, row_loss.data(), flag.data());
-  COHORT_CUDA_CHECK_LAUNCH();
-  ordered_sum_kernel<<<1, kLossThreads, 0, ctx.stream()>>>(row_loss.data(), rows.rows, total.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(als_loss_kernel, grid, kLossThreads, 0, ctx.stream(), rows, x.data, x.ld, y.data, y.ld, y.rows, gram,
+                static_cast<int>(f), implicit, row_loss.data(), flag.data());
+  launch_kernel(ordered_sum_kernel, 1, kLossThreads, 0, ctx.stream(), row_loss.data(), rows.rows, total.data());
   double host = 0.0;
   COHORT_CUDA_CHECK(cudaMemcpyAsync(&host, total.data(), sizeof(double), cudaMemcpyDeviceToHost, ctx.stream()));
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input, "als_loss: a column index of rows is out of range");

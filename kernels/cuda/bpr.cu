@@ -23,9 +23,8 @@ BprStats bpr_epoch(DeviceContext& ctx, CsrView user_items, MatrixView<float> use
   // blocks per SM; each warp then loops over many samples.
   const unsigned grid = std::min<unsigned>(grid_for(ctx, samples * 32, 256),
                                            static_cast<unsigned>(ctx.properties().multiProcessorCount) * 4);
-  bpr_kernel<<<grid, 256, 0, ctx.stream()>>>(user_items, users.data, users.ld, items.data, items.ld,
-                                             static_cast<int>(f), learning_rate, reg, samples, seed, counters.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(bpr_kernel, grid, 256, 0, ctx.stream(), user_items, users.data, users.ld, items.data, items.ld,
+                static_cast<int>(f), learning_rate, reg, samples, seed, counters.data());
   Counters host{};
   COHORT_CUDA_CHECK(cudaMemcpyAsync(&host, counters.data(), sizeof(Counters), cudaMemcpyDeviceToHost, ctx.stream()));
   ctx.synchronize();

@@ -2,8 +2,12 @@
 // the statement, the error, the file and the line. Never aborts.
 #pragma once
 
+#ifdef COHORT_CUDA_EMULATION
+#include "kernels/cuda/cpu_emulation_runtime.hpp"
+#else
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#endif
 
 #include "kernels/error.hpp"
 

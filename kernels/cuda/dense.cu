@@ -16,8 +16,8 @@ void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixV
                "gemm_nt: a dimension exceeds cuBLAS's int range");
   if (c.rows == 0 || c.cols == 0) return;
   if (a.cols == 0) {
-    scale_kernel<<<grid_for(ctx, c.rows * c.cols, 256), 256, 0, ctx.stream()>>>(beta, c.data, c.rows, c.cols, c.ld);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(scale_kernel, grid_for(ctx, c.rows * c.cols, 256), 256, 0, ctx.stream(), beta, c.data, c.rows, c.cols,
+                  c.ld);
     return;
   }
   // Row-major c (m x n) is column-major c^T (n x m): c^T = alpha b a^T + beta c^T, where the
@@ -31,8 +31,8 @@ void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixV
 void row_sq_norms(DeviceContext& ctx, MatrixView<const float> x, float* out) {
   check_row_sq_norms_args(x, out);
   if (x.rows == 0) return;
-  row_sq_norms_kernel<<<grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream()>>>(x.data, x.rows, x.cols, x.ld, out);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(row_sq_norms_kernel, grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream(), x.data, x.rows, x.cols,
+                x.ld, out);
 }
 
 void distances_from_dots(DeviceContext& ctx, MatrixView<float> dots, const float* row_sq, const float* col_sq,
@@ -41,16 +41,15 @@ void distances_from_dots(DeviceContext& ctx, MatrixView<float> dots, const float
   if (dots.rows == 0 || dots.cols == 0) return;
   const unsigned across = static_cast<unsigned>(std::min<int64_t>(ceil_div(dots.cols, kDenseThreads), 64));
   const dim3 grid(across, static_cast<unsigned>(std::min<int64_t>(dots.rows, 65535)));
-  distances_from_dots_kernel<<<grid, kDenseThreads, 0, ctx.stream()>>>(dots.data, dots.rows, dots.cols, dots.ld,
-                                                                        row_sq, col_sq, self_offset);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(distances_from_dots_kernel, grid, kDenseThreads, 0, ctx.stream(), dots.data, dots.rows, dots.cols,
+                dots.ld, row_sq, col_sq, self_offset);
 }
 
 void normalize_rows(DeviceContext& ctx, MatrixView<float> x) {
   check_normalize_rows_args(x);
   if (x.rows == 0 || x.cols == 0) return;
-  normalize_rows_kernel<<<grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream()>>>(x.data, x.rows, x.cols, x.ld);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(normalize_rows_kernel, grid_for(ctx, x.rows * 32, 256), 256, 0, ctx.stream(), x.data, x.rows, x.cols,
+                x.ld);
 }
 
 }  // namespace cohort::cuda

@@ -3,8 +3,12 @@
 // at the boundaries (copies to the host, values returned to the host).
 #pragma once
 
+#ifdef COHORT_CUDA_EMULATION
+#include "kernels/cuda/cpu_emulation_runtime.hpp"
+#else
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Which GPUs are usable. Without a driver cudaGetDeviceCount fails with
 // cudaErrorInsufficientDriver (or cudaErrorNoDevice): that is "no GPU", not an error.
-#include <cuda_runtime.h>
+#include "kernels/cuda/cuda_check.cuh"
 
 #include <fmt/format.h>
 

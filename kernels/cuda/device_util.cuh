@@ -2,10 +2,9 @@
 // raise on bad input. The device-side helpers are in device_functions.cuh.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
 
+#include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_context.cuh"
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
@@ -20,6 +19,20 @@ inline unsigned grid_for(const DeviceContext& ctx, int64_t n, int block) {
   int64_t cap = static_cast<int64_t>(ctx.properties().multiProcessorCount) * 32;
   if (want < 1) want = 1;
   return static_cast<unsigned>(want < cap ? want : cap);
+}
+
+// Queues kernel(args...) on the stream over grid x block with shared_bytes of dynamic shared
+// memory and checks the launch (what the kernel does is checked at the next synchronising
+// call). Under the CPU emulation it runs the kernel there, at once.
+template <class Kernel, class... Args>
+void launch_kernel(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Args... args) {
+#ifdef COHORT_CUDA_EMULATION
+  (void)stream;
+  cuda_emulation::launch(grid, block, shared_bytes, kernel, args...);
+#else
+  kernel<<<grid, block, shared_bytes, stream>>>(args...);
+#endif
+  COHORT_CUDA_CHECK_LAUNCH();
 }
 
 // Runs a cub device-wide algorithm: call(temp, bytes) once to size its scratch, once to run.

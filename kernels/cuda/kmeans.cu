@@ -12,8 +12,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
+#ifndef COHORT_CUDA_EMULATION  // cpu_emulation_runtime.hpp stands in
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
+#endif
 #include <limits>
 #include <vector>
 
@@ -52,8 +54,7 @@ struct CudaDevice {
   }
   template <class Kernel, class... Args>
   void launch(Kernel kernel, dim3 grid, dim3 block, Args... args) {
-    kernel<<<grid, block, 0, ctx.stream()>>>(args...);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(kernel, grid, block, 0, ctx.stream(), args...);
   }
   void to_device(void* dst, const void* src, size_t bytes) {
     COHORT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.stream()));
@@ -105,10 +106,10 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
                                            static_cast<int>(shared)));
     const int64_t blocks = ceil_div(n, kAssignRows);
     COHORT_CHECK(blocks <= INT32_MAX, "kmeans_assign: {} rows are too many for one launch", n);
-    fused_assign_kernel<<<static_cast<unsigned>(blocks), kAssignThreads, static_cast<size_t>(shared), ctx.stream()>>>(
-        x.data, x.ld, n, d, x_sq_norms, centroids.data, centroids.ld, c_sq.data(), offsets.data(),
-        slot_centroid.data(), segments.data(), chunk_segments.data(), plan.chunks(), labels, best_dist, second_dist);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(fused_assign_kernel, static_cast<unsigned>(blocks), kAssignThreads, static_cast<size_t>(shared),
+                  ctx.stream(), x.data, x.ld, n, d, x_sq_norms, centroids.data, centroids.ld, c_sq.data(),
+                  offsets.data(), slot_centroid.data(), segments.data(), chunk_segments.data(), plan.chunks(), labels,
+                  best_dist, second_dist);
     return;
   }
   const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
@@ -119,10 +120,8 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
     MatrixView<float> d(dots.data(), total_k, rows, rows);
     gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
     const dim3 grid(static_cast<unsigned>(ceil_div(rows, 256)), static_cast<unsigned>(std::min(num_problems, 65535)));
-    argmin_from_dots_kernel<<<grid, 256, 0, ctx.stream()>>>(dots.data(), rows, x_sq_norms, c_sq.data(),
-                                                            offsets.data(), num_problems, n, begin, labels, best_dist,
-                                                            second_dist);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(argmin_from_dots_kernel, grid, 256, 0, ctx.stream(), dots.data(), rows, x_sq_norms, c_sq.data(),
+                  offsets.data(), num_problems, n, begin, labels, best_dist, second_dist);
   }
 }
 
@@ -157,20 +156,17 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
     COHORT_CUDA_CHECK(cudaFuncSetAttribute(group_partial_sums_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(shared)));
     const dim3 grid(static_cast<unsigned>(used_ranges), static_cast<unsigned>(plan.groups()));
-    group_partial_sums_kernel<<<grid, kGroupThreads, static_cast<size_t>(shared), stream>>>(
-        x.data, x.ld, n, d, labels, offsets.data(), problem_begin.data(), range_rows, total_k, partial_sums.data(),
-        partial_counts.data(), flag.data());
-    COHORT_CUDA_CHECK_LAUNCH();
-    add_ranges_kernel<<<grid_for(ctx, total_k * d + total_k, 256), 256, 0, stream>>>(
-        partial_sums.data(), partial_counts.data(), used_ranges, total_k, d, sums, counts);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(group_partial_sums_kernel, grid, kGroupThreads, static_cast<size_t>(shared), stream, x.data, x.ld, n,
+                  d, labels, offsets.data(), problem_begin.data(), range_rows, total_k, partial_sums.data(),
+                  partial_counts.data(), flag.data());
+    launch_kernel(add_ranges_kernel, grid_for(ctx, total_k * d + total_k, 256), 256, 0, stream, partial_sums.data(),
+                  partial_counts.data(), used_ranges, total_k, d, sums, counts);
     COHORT_CHECK(flag.read() == 0, "kmeans_accumulate: a label is outside [0, k) of its problem");
     return;
   }
   DeviceScratch<int32_t> keys(ctx, count), keys_sorted(ctx, count), rows(ctx, count), rows_sorted(ctx, count);
-  make_keys_kernel<<<grid_for(ctx, count, 256), 256, 0, stream>>>(labels, offsets.data(), num_problems, n, tk,
-                                                                  keys.data(), rows.data(), flag.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(make_keys_kernel, grid_for(ctx, count, 256), 256, 0, stream, labels, offsets.data(), num_problems, n,
+                tk, keys.data(), rows.data(), flag.data());
   int end_bit = 1;
   while ((int64_t{1} << end_bit) <= total_k) ++end_bit;
   run_cub(ctx, [&](void* temp, size_t& bytes) {
@@ -178,11 +174,11 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
                                            rows_sorted.data(), count, 0, end_bit, stream);
   });
   DeviceScratch<int64_t> start(ctx, total_k + 1), piece_counts(ctx, total_k + 1), piece_offset(ctx, total_k + 1);
-  run_starts_kernel<<<grid_for(ctx, total_k + 1, 256), 256, 0, stream>>>(keys_sorted.data(), count, tk, start.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(run_starts_kernel, grid_for(ctx, total_k + 1, 256), 256, 0, stream, keys_sorted.data(), count, tk,
+                start.data());
   COHORT_CUDA_CHECK(cudaMemsetAsync(piece_counts.data(), 0, static_cast<size_t>(total_k + 1) * sizeof(int64_t), stream));
-  piece_counts_kernel<<<grid_for(ctx, total_k, 256), 256, 0, stream>>>(start.data(), tk, piece_counts.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(piece_counts_kernel, grid_for(ctx, total_k, 256), 256, 0, stream, start.data(), tk,
+                piece_counts.data());
   run_cub(ctx, [&](void* temp, size_t& bytes) {
     return cub::DeviceScan::ExclusiveSum(temp, bytes, piece_counts.data(), piece_offset.data(), total_k + 1, stream);
   });
@@ -191,13 +187,12 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
   DeviceScratch<double> piece_sums(ctx, max_pieces * d);
   const int threads = static_cast<int>(std::clamp<int64_t>((d + 31) / 32 * 32, 32, 256));
   if (d > 0) {
-    piece_sums_kernel<<<static_cast<unsigned>(std::min<int64_t>(max_pieces, int64_t{1} << 20)), threads, 0, stream>>>(
-        x.data, x.ld, d, rows_sorted.data(), start.data(), piece_offset.data(), tk, max_pieces, piece_sums.data());
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(piece_sums_kernel, static_cast<unsigned>(std::min<int64_t>(max_pieces, int64_t{1} << 20)), threads, 0,
+                  stream, x.data, x.ld, d, rows_sorted.data(), start.data(), piece_offset.data(), tk, max_pieces,
+                  piece_sums.data());
   }
-  add_pieces_kernel<<<static_cast<unsigned>(std::min<int64_t>(total_k, int64_t{1} << 20)), threads, 0, stream>>>(
-      piece_sums.data(), start.data(), piece_offset.data(), tk, d, sums, counts);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(add_pieces_kernel, static_cast<unsigned>(std::min<int64_t>(total_k, int64_t{1} << 20)), threads, 0,
+                stream, piece_sums.data(), start.data(), piece_offset.data(), tk, d, sums, counts);
   COHORT_CHECK(flag.read() == 0, "kmeans_accumulate: a label is outside [0, k) of its problem");
 }
 
@@ -205,9 +200,8 @@ void kmeans_finalize(DeviceContext& ctx, const double* sums, const double* count
   check_kmeans_finalize_args(sums, counts, centroids);
   if (centroids.rows == 0 || centroids.cols == 0) return;
   const int64_t e = centroids.rows * centroids.cols;
-  finalize_kernel<<<grid_for(ctx, e, 256), 256, 0, ctx.stream()>>>(sums, counts, centroids.data, centroids.rows,
-                                                                   centroids.cols, centroids.ld);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(finalize_kernel, grid_for(ctx, e, 256), 256, 0, ctx.stream(), sums, counts, centroids.data,
+                centroids.rows, centroids.cols, centroids.ld);
 }
 
 void sum_per_problem(DeviceContext& ctx, const float* values, int64_t n, int num_problems, double* out_host) {
@@ -218,8 +212,8 @@ void sum_per_problem(DeviceContext& ctx, const float* values, int64_t n, int num
     return;
   }
   DeviceScratch<double> out(ctx, num_problems);
-  sum_per_problem_kernel<<<static_cast<unsigned>(num_problems), 512, 0, ctx.stream()>>>(values, n, out.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(sum_per_problem_kernel, static_cast<unsigned>(num_problems), 512, 0, ctx.stream(), values, n,
+                out.data());
   COHORT_CUDA_CHECK(cudaMemcpyAsync(out_host, out.data(), static_cast<size_t>(num_problems) * sizeof(double),
                                     cudaMemcpyDeviceToHost, ctx.stream()));
   ctx.synchronize();

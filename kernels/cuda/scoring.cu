@@ -41,14 +41,12 @@ void score_topk(DeviceContext& ctx, const ScoreTerms& terms, int64_t rows, int64
             cudaMemsetAsync(tile.data(), 0, static_cast<size_t>(n * items) * sizeof(float), ctx.stream()));
       }
       if (exclude.rows != 0) {
-        mask_excluded_kernel<<<static_cast<unsigned>(n), 128, 0, ctx.stream()>>>(exclude, begin, n, items,
-                                                                                 tile.data());
-        COHORT_CUDA_CHECK_LAUNCH();
+        launch_kernel(mask_excluded_kernel, static_cast<unsigned>(n), 128, 0, ctx.stream(), exclude, begin, n, items,
+                      tile.data());
       }
     }
-    score_rows_kernel<<<static_cast<unsigned>(n), kTopkThreads, 0, ctx.stream()>>>(args, begin, n, out_index,
-                                                                                  out_score, flag.data());
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(score_rows_kernel, static_cast<unsigned>(n), kTopkThreads, 0, ctx.stream(), args, begin, n, out_index,
+                  out_score, flag.data());
   }
   COHORT_CHECK(flag.read() == 0, "score_topk: a user's group is outside [0, {})", terms.group_scores.rows);
 }
@@ -71,9 +69,8 @@ void knn_score_topk(DeviceContext& ctx, CsrView user_items, const int32_t* neigh
     COHORT_CUDA_CHECK(cudaFuncSetAttribute(knn_rows_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(shared_bytes)));
     const unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows, sms * 8));
-    knn_rows_kernel<true><<<grid, kTopkThreads, static_cast<size_t>(shared_bytes), ctx.stream()>>>(
-        args, out_index, out_score, flag.data(), nullptr, nullptr, nullptr);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(knn_rows_kernel<true>, grid, kTopkThreads, static_cast<size_t>(shared_bytes), ctx.stream(), args,
+                  out_index, out_score, flag.data(), nullptr, nullptr, nullptr);
   } else {
     const int64_t grid = std::max<int64_t>(1, std::min({rows, sms * 4, kKnnScratchBytes / (items * 12)}));
     DeviceScratch<float> acc(ctx, grid * items);
@@ -81,9 +78,8 @@ void knn_score_topk(DeviceContext& ctx, CsrView user_items, const int32_t* neigh
     DeviceScratch<int32_t> list(ctx, grid * items);
     COHORT_CUDA_CHECK(cudaMemsetAsync(acc.data(), 0, static_cast<size_t>(grid * items) * sizeof(float), ctx.stream()));
     COHORT_CUDA_CHECK(cudaMemsetAsync(state.data(), 0, static_cast<size_t>(grid * items) * sizeof(int), ctx.stream()));
-    knn_rows_kernel<false><<<static_cast<unsigned>(grid), kTopkThreads, 0, ctx.stream()>>>(
-        args, out_index, out_score, flag.data(), acc.data(), state.data(), list.data());
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(knn_rows_kernel<false>, static_cast<unsigned>(grid), kTopkThreads, 0, ctx.stream(), args, out_index,
+                  out_score, flag.data(), acc.data(), state.data(), list.data());
   }
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input,
                       "knn_score_topk: an item index is out of range in user_items or the neighbour lists");

@@ -21,8 +21,7 @@ void check_rows_int32(const char* what, const CsrView& m) {
 
 void topk_cosine_row_norms(DeviceContext& ctx, CsrView a, float* norm) {
   if (a.rows == 0) return;
-  csr_row_norms_kernel<<<grid_for(ctx, a.rows * 32, 256), 256, 0, ctx.stream()>>>(a, norm);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(csr_row_norms_kernel, grid_for(ctx, a.rows * 32, 256), 256, 0, ctx.stream(), a, norm);
 }
 
 void check_topk_cosine_gpu_args(CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
@@ -44,10 +43,8 @@ void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, 
   DeviceFlag flag(ctx);
   const int64_t sms = ctx.properties().multiProcessorCount;
   const unsigned hash_grid = static_cast<unsigned>(std::min<int64_t>(out_rows, int64_t{1} << 20));
-  topk_cosine_hash_kernel<<<hash_grid, kTopkThreads, 0, ctx.stream()>>>(a, a_t, norm.data(), row_begin, out_rows, k,
-                                                                        exclude_self, out_index, out_score,
-                                                                        flag.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(topk_cosine_hash_kernel, hash_grid, kTopkThreads, 0, ctx.stream(), a, a_t, norm.data(), row_begin,
+                out_rows, k, exclude_self, out_index, out_score, flag.data());
 
   // Rows with many products: dense accumulators, in shared memory when a.rows of them fit
   // next to the static shared memory of the kernel.
@@ -59,10 +56,9 @@ void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, 
                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              static_cast<int>(shared_bytes)));
       const unsigned grid = static_cast<unsigned>(std::min<int64_t>(out_rows, sms * 2));
-      topk_cosine_dense_kernel<true><<<grid, kTopkThreads, static_cast<size_t>(shared_bytes), ctx.stream()>>>(
-          a, a_t, norm.data(), row_begin, out_rows, k, exclude_self, out_index, out_score, flag.data(), nullptr,
-          nullptr, nullptr);
-      COHORT_CUDA_CHECK_LAUNCH();
+      launch_kernel(topk_cosine_dense_kernel<true>, grid, kTopkThreads, static_cast<size_t>(shared_bytes), ctx.stream(),
+                    a, a_t, norm.data(), row_begin, out_rows, k, exclude_self, out_index, out_score, flag.data(),
+                    nullptr, nullptr, nullptr);
     } else {
       const int64_t per_block = a.rows * 12;
       const int64_t grid = std::max<int64_t>(1, std::min({out_rows, sms * 2, kDenseScratchBytes / per_block}));
@@ -71,10 +67,9 @@ void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, 
       DeviceScratch<int32_t> list(ctx, grid * a.rows);
       COHORT_CUDA_CHECK(cudaMemsetAsync(acc.data(), 0, static_cast<size_t>(grid * a.rows) * sizeof(float), ctx.stream()));
       COHORT_CUDA_CHECK(cudaMemsetAsync(mark.data(), 0, static_cast<size_t>(grid * a.rows) * sizeof(int), ctx.stream()));
-      topk_cosine_dense_kernel<false><<<static_cast<unsigned>(grid), kTopkThreads, 0, ctx.stream()>>>(
-          a, a_t, norm.data(), row_begin, out_rows, k, exclude_self, out_index, out_score, flag.data(), acc.data(),
-          mark.data(), list.data());
-      COHORT_CUDA_CHECK_LAUNCH();
+      launch_kernel(topk_cosine_dense_kernel<false>, static_cast<unsigned>(grid), kTopkThreads, 0, ctx.stream(), a, a_t,
+                    norm.data(), row_begin, out_rows, k, exclude_self, out_index, out_score, flag.data(), acc.data(),
+                    mark.data(), list.data());
     }
   }
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input, "topk_cosine: a column index of a or a_t is out of range");

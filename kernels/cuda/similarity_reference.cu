@@ -94,15 +94,13 @@ void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t r
   topk_cosine_row_norms(ctx, a, norm.data());
   DeviceScratch<int32_t> a_offsets(ctx, rows + 1);
   DeviceScratch<int32_t> b_offsets(ctx, a_t.rows + 1);
-  rebase_offsets_kernel<<<grid_for(ctx, rows + 1, 256), 256, 0, stream>>>(a.indptr, row_begin, rows, a_offsets.data());
-  COHORT_CUDA_CHECK_LAUNCH();
-  rebase_offsets_kernel<<<grid_for(ctx, a_t.rows + 1, 256), 256, 0, stream>>>(a_t.indptr, 0, a_t.rows,
-                                                                              b_offsets.data());
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(rebase_offsets_kernel, grid_for(ctx, rows + 1, 256), 256, 0, stream, a.indptr, row_begin, rows,
+                a_offsets.data());
+  launch_kernel(rebase_offsets_kernel, grid_for(ctx, a_t.rows + 1, 256), 256, 0, stream, a_t.indptr, 0, a_t.rows,
+                b_offsets.data());
   DeviceScratch<float> ones(ctx, (a.values == nullptr || a_t.values == nullptr) ? a.nnz : 0);
   if (ones.size() > 0) {
-    fill_ones_kernel<<<grid_for(ctx, a.nnz, 256), 256, 0, stream>>>(ones.data(), a.nnz);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(fill_ones_kernel, grid_for(ctx, a.nnz, 256), 256, 0, stream, ones.data(), a.nnz);
   }
   const float* a_values = a.values != nullptr ? a.values + span[0] : ones.data();
   const float* b_values = a_t.values != nullptr ? a_t.values : ones.data();
@@ -158,9 +156,8 @@ void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t r
   float* c_values = c_values_store ? c_values_store->data() : nullptr;
   const unsigned row_grid = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 20));
   if (c_nnz > 0) {
-    cosine_scores_kernel<<<row_grid, 256, 0, stream>>>(c_offsets.data(), c_columns, c_values, rows,
-                                                      norm.data(), row_begin, exclude_self);
-    COHORT_CUDA_CHECK_LAUNCH();
+    launch_kernel(cosine_scores_kernel, row_grid, 256, 0, stream, c_offsets.data(), c_columns, c_values, rows,
+                  norm.data(), row_begin, exclude_self);
     // By column first, then a stable sort by descending score: ties keep ascending index.
     DeviceScratch<int32_t> columns_sorted(ctx, c_nnz);
     DeviceScratch<float> scores_sorted(ctx, c_nnz);
@@ -176,9 +173,8 @@ void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t r
                                                                  begins, ends, stream);
     });
   }
-  take_topk_kernel<<<row_grid, 128, 0, stream>>>(c_offsets.data(), c_columns, c_values, rows, k,
-                                                 out_index, out_score);
-  COHORT_CUDA_CHECK_LAUNCH();
+  launch_kernel(take_topk_kernel, row_grid, 128, 0, stream, c_offsets.data(), c_columns, c_values, rows, k, out_index,
+                out_score);
   // The descriptors and scratch die with this scope; finish the work that reads them first.
   ctx.synchronize();
 }

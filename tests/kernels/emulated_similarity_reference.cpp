@@ -1,0 +1,12 @@
+// The CUDA backend compiled for the CPU emulation has no cuSPARSE: similarity_reference.cu is
+// left out of it (tests/CMakeLists.txt), and its entry point says so.
+#include "kernels/cuda/cuda_ops.cuh"
+#include "kernels/error.hpp"
+
+namespace cohort::cuda {
+
+void topk_cosine_reference(DeviceContext&, CsrView, CsrView, int64_t, int64_t, int, bool, int32_t*, float*) {
+  COHORT_FAIL(Status::backend_error, "topk_cosine_reference: cuSPARSE is not available under the CPU emulation");
+}
+
+}  // namespace cohort::cuda
