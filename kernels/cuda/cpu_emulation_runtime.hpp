@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/cpu_emulation.hpp"
@@ -89,7 +90,7 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   if (device != 0) return cudaErrorInvalidValue;
   *p = cudaDeviceProp{};
   std::strcpy(p->name, "CPU emulation");
-  p->totalGlobalMem = std::size_t{16} << 30;
+  p->totalGlobalMem = std::size_t{16} << 30;  // the default capacity of device_memory()
   p->multiProcessorCount = 2;
   p->sharedMemPerBlockOptin = cohort::cuda_emulation::kMaxDynamicSharedBytes;
   p->major = 8;
@@ -109,23 +110,51 @@ inline cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t* pool, int) {
   return cudaSuccess;
 }
 inline cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t, cudaMemPoolAttr, void*) { return cudaSuccess; }
+namespace cohort::cuda_emulation {
+// The emulated device's memory: its size (tests lower it to reach the out-of-memory path) and
+// what is allocated, by pointer.
+struct DeviceMemory {
+  std::size_t capacity = std::size_t{16} << 30;
+  std::size_t used = 0;
+  std::vector<std::pair<void*, std::size_t>> blocks;
+};
+inline DeviceMemory& device_memory() {
+  static DeviceMemory memory;
+  return memory;
+}
+}  // namespace cohort::cuda_emulation
+
 inline cudaError_t cudaMallocAsync(void** ptr, std::size_t bytes, cudaStream_t) {
   // 256-byte aligned, as cudaMalloc's are, and filled with 0xff bytes (NaN floats, -1
   // integers): device memory comes uninitialised, and a launcher that reads what it never
   // wrote should fail here rather than pass on zeros.
+  auto& memory = cohort::cuda_emulation::device_memory();
   const std::size_t rounded = (bytes + 255) / 256 * 256;
+  *ptr = nullptr;
+  if (rounded > memory.capacity - memory.used) return cudaErrorMemoryAllocation;
   *ptr = std::aligned_alloc(256, rounded);
   if (*ptr == nullptr) return cudaErrorMemoryAllocation;
   std::memset(*ptr, 0xff, rounded);
+  memory.used += rounded;
+  memory.blocks.emplace_back(*ptr, rounded);
   return cudaSuccess;
 }
 inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
+  auto& memory = cohort::cuda_emulation::device_memory();
+  for (auto& block : memory.blocks) {
+    if (block.first != ptr) continue;
+    memory.used -= block.second;
+    block = memory.blocks.back();
+    memory.blocks.pop_back();
+    break;
+  }
   std::free(ptr);
   return cudaSuccess;
 }
 inline cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
-  *free_bytes = std::size_t{16} << 30;
-  *total_bytes = std::size_t{16} << 30;
+  const auto& memory = cohort::cuda_emulation::device_memory();
+  *free_bytes = memory.capacity - memory.used;
+  *total_bytes = memory.capacity;
   return cudaSuccess;
 }
 inline cudaError_t cudaMemsetAsync(void* ptr, int value, std::size_t bytes, cudaStream_t) {

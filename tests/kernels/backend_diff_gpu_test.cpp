@@ -24,6 +24,9 @@
 #if defined(COHORT_WITH_CUDA) || defined(COHORT_CUDA_EMULATION)
 #include "kernels/cuda/cuda_backend.hpp"
 #endif
+#ifdef COHORT_CUDA_EMULATION
+#include "kernels/cuda/cpu_emulation_runtime.hpp"
+#endif
 
 namespace cohort {
 namespace {
@@ -760,6 +763,48 @@ TEST_F(BackendDiffGpu, BadInputThrows) {
                  Error);
   }
 }
+
+#ifdef COHORT_CUDA_EMULATION
+// Out of device memory: an Error with Status::out_of_memory that names the size asked and the
+// size free, and the backend still works afterwards. (The emulated device's capacity can be
+// lowered; a real card's cannot.)
+TEST_F(BackendDiffGpu, OutOfMemoryIsAnErrorNamingTheSizes) {
+  auto& memory = cuda_emulation::device_memory();
+  const std::size_t saved = memory.capacity;
+  memory.capacity = memory.used + (std::size_t{3} << 20);  // 3 MiB left
+  Backend& gpu = *gpus_.front();
+  try {
+    Buffer<float> big(gpu, int64_t{2} << 20);  // 8 MiB
+    FAIL() << "8 MiB allocated with 3 MiB free";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::out_of_memory);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("8.0 MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("3.0 MiB free"), std::string::npos) << what;
+  }
+  Buffer<float> small(gpu, std::vector<float>{1, 2, 3});
+  EXPECT_EQ(small.to_host(), (std::vector<float>{1, 2, 3}));
+
+  // An operation whose scratch does not fit (score_topk's 100 x 1000 tile, 400 KB) throws
+  // the same way and gives back what it had allocated before failing.
+  memory.capacity = saved;
+  const int64_t rows = 100, items = 1000, f = 8;
+  Buffer<float> users(gpu, std::vector<float>(static_cast<std::size_t>(rows * f), 0.5f));
+  Buffer<float> item_factors(gpu, std::vector<float>(static_cast<std::size_t>(items * f), 0.25f));
+  Buffer<int32_t> index(gpu, rows * 5);
+  Buffer<float> score(gpu, rows * 5);
+  ScoreTerms terms;
+  terms.user_factors = users.matrix(rows, f);
+  terms.item_factors = item_factors.matrix(items, f);
+  const std::size_t used_before = memory.used;
+  memory.capacity = memory.used + (std::size_t{100} << 10);
+  EXPECT_THROW(gpu.score_topk(terms, rows, items, CsrView{}, 5, index.data(), score.data()), Error);
+  EXPECT_EQ(memory.used, used_before) << "device memory leaked on the error path";
+  memory.capacity = saved;
+  gpu.score_topk(terms, rows, items, CsrView{}, 5, index.data(), score.data());
+  EXPECT_EQ(index.to_host()[0], 0);  // every score is equal: ties by ascending index
+}
+#endif
 
 }  // namespace
 }  // namespace cohort
