@@ -7,6 +7,18 @@
 
 #ifdef COHORT_CUDA_EMULATION
 #include "kernels/cuda/cpu_emulation.hpp"
+// COHORT_DEVICE_ASSERT(cond): an invariant of a kernel, checked under the emulation (it aborts
+// naming the condition and the line) and compiled out on the GPU, where it would cost a branch
+// in hot loops. For what the emulation cannot see otherwise, such as an index past a shared
+// array.
+#define COHORT_DEVICE_ASSERT(cond)                                                                   \
+  do {                                                                                               \
+    if (!(cond)) {                                                                                   \
+      std::fprintf(stderr, "cuda emulation: device assertion `%s` failed at %s:%d\n", #cond, __FILE__, \
+                   __LINE__);                                                                        \
+      std::abort();                                                                                  \
+    }                                                                                                \
+  } while (0)
 // The block's dynamic shared memory as a T*.
 #define COHORT_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::cohort::cuda_emulation::dynamic_shared())
 #define COHORT_UNROLL
@@ -16,6 +28,9 @@
   extern __shared__ __align__(16) unsigned char cohort_dynamic_shared[]; \
   T* name = reinterpret_cast<T*>(cohort_dynamic_shared)
 #define COHORT_UNROLL _Pragma("unroll")
+#define COHORT_DEVICE_ASSERT(cond) \
+  do {                             \
+  } while (0)
 #endif
 
 #include <cfloat>
@@ -103,11 +118,14 @@ __device__ inline float warp_sum(float v) {
 // Candidates stream through a buffer of kTopkBuffer (score, index) pairs whose first `held`
 // slots are the best seen so far, sorted. A candidate enters only if it ranks before the
 // current k-th, so most are rejected by one comparison; when the buffer cannot take another
-// round of kTopkThreads candidates it is bitonic-sorted and cut back to k. k <= kMaxTopK,
-// and kTopkBuffer >= kMaxTopK + kTopkThreads keeps a whole round in the buffer.
+// round of candidates it is bitonic-sorted and cut back to k. A round gives each thread
+// kTopkPerThread candidates, loaded together. k <= kMaxTopK, and kTopkBuffer >= kMaxTopK +
+// kTopkThreads * kTopkPerThread keeps a whole round in the buffer.
 constexpr int kTopkThreads = 256;
+constexpr int kTopkPerThread = 4;
 constexpr int kMaxTopK = 1024;
 constexpr int kTopkBuffer = 2048;
+static_assert(kTopkBuffer >= kMaxTopK + kTopkThreads * kTopkPerThread, "a round must fit in the buffer");
 
 struct TopkShared {
   float score[kTopkBuffer];
@@ -154,12 +172,13 @@ __device__ void block_topk(TopkShared& t, int64_t count, int k, Get get, int32_t
     t.sorted_k = 0;
   }
   __syncthreads();
-  for (int64_t base = 0; base < count; base += blockDim.x) {
+  const int round = static_cast<int>(blockDim.x) * kTopkPerThread;
+  for (int64_t base = 0; base < count; base += round) {
     // Every thread must take the same branch below (it holds barriers): read `held` once and
     // wait for all reads before any thread of this round appends and moves it.
     const int held_now = t.held;
     __syncthreads();
-    if (held_now + static_cast<int>(blockDim.x) > kTopkBuffer) {
+    if (held_now + round > kTopkBuffer) {
       topk_sort_buffer(t);
       if (threadIdx.x == 0) {
         t.held = t.held < k ? t.held : k;
@@ -171,14 +190,23 @@ __device__ void block_topk(TopkShared& t, int64_t count, int k, Get get, int32_t
     const bool full = t.sorted_k == k;
     const float bar_score = full ? t.score[k - 1] : 0.0f;
     const int32_t bar_index = full ? t.index[k - 1] : 0;
-    int64_t c = base + threadIdx.x;
-    if (c < count) {
-      float s;
-      int32_t idx;
-      if (get(c, &s, &idx) && !isnan(s) && (!full || ranks_before(s, idx, bar_score, bar_index))) {
-        int slot = atomicAdd(&t.held, 1);
-        t.score[slot] = s;
-        t.index[slot] = idx;
+    float s[kTopkPerThread];
+    int32_t idx[kTopkPerThread];
+    bool take[kTopkPerThread];
+    COHORT_UNROLL
+    for (int j = 0; j < kTopkPerThread; ++j) {
+      const int64_t c = base + threadIdx.x + int64_t{j} * blockDim.x;
+      s[j] = 0.0f;
+      idx[j] = 0;
+      take[j] = c < count && get(c, &s[j], &idx[j]);
+    }
+    COHORT_UNROLL
+    for (int j = 0; j < kTopkPerThread; ++j) {
+      if (take[j] && !isnan(s[j]) && (!full || ranks_before(s[j], idx[j], bar_score, bar_index))) {
+        const int slot = atomicAdd(&t.held, 1);
+        COHORT_DEVICE_ASSERT(slot < kTopkBuffer);
+        t.score[slot] = s[j];
+        t.index[slot] = idx[j];
       }
     }
     __syncthreads();
