@@ -11,7 +11,8 @@ COHORT_DEVICE_CODE_BEGIN
 constexpr int kDenseThreads = 256;
 
 __global__ void scale_kernel(float beta, float* c, int64_t rows, int64_t cols, int64_t ld) {
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < rows * cols; e += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < rows * cols;
+       e += int64_t{gridDim.x} * blockDim.x) {
     float* p = c + (e / cols) * ld + e % cols;
     *p = beta == 0.0f ? 0.0f : beta * *p;
   }

@@ -70,9 +70,11 @@ inline AssignPlan plan_assign(const int64_t* k_offsets, int num_problems) {
       if (used + need > kAssignSlots || pieces > 1) open_chunk();
       const std::size_t base = plan.slot_centroid.size() - kAssignSlots;
       for (int64_t c = 0; c < count; ++c)
-        plan.slot_centroid[base + static_cast<std::size_t>(used + c)] = static_cast<int32_t>(lo + piece * kAssignSlots + c);
+        plan.slot_centroid[base + static_cast<std::size_t>(used + c)] =
+            static_cast<int32_t>(lo + piece * kAssignSlots + c);
       plan.segments.push_back(AssignSegment{b, static_cast<int16_t>(used), static_cast<int16_t>(used + need),
-                                            static_cast<uint8_t>(piece == 0), static_cast<uint8_t>(piece == pieces - 1)});
+                                            static_cast<uint8_t>(piece == 0),
+                                            static_cast<uint8_t>(piece == pieces - 1)});
       used = pieces > 1 ? kAssignSlots : used + need;
     }
   }

@@ -65,17 +65,6 @@ Problem make_problem(std::mt19937_64& rng, int64_t users, int64_t items, int f, 
   return p;
 }
 
-CsrView host_view(const HostCsr& h) {
-  CsrView v;
-  v.rows = h.rows;
-  v.cols = h.cols;
-  v.nnz = static_cast<int64_t>(h.indices.size());
-  v.indptr = h.indptr.data();
-  v.indices = h.indices.data();
-  v.values = h.values.empty() ? nullptr : h.values.data();
-  return v;
-}
-
 // The CPU backend's solution from x0.
 std::vector<float> cpu_solve(const Problem& p, float reg, AlsMode mode, SolverKind solver, int steps) {
   auto cpu = make_cpu_backend(1);
@@ -108,7 +97,7 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode, Kernel kernel,
   const bool implicit = mode == AlsMode::implicit;
   EmulatedResult out;
   out.x = p.x0;
-  SolveArgs args{host_view(p.rows), p.y.data(), p.f, p.items, implicit ? p.gram.data() : nullptr, reg, implicit, p.f,
+  SolveArgs args{p.rows.host_view(), p.y.data(), p.f, p.items, implicit ? p.gram.data() : nullptr, reg, implicit, p.f,
                  out.x.data(), p.f};
   const std::vector<int32_t> order = longest_first(p.rows);
   unsigned long long next_row = 0;
@@ -254,7 +243,7 @@ TEST(AlsKernelsEmulatedLoss, MatchesTheCpuBackend) {
     const double want = cpu->als_loss(rows.view, x.matrix(p.rows.rows, p.f), y.matrix(p.items, p.f), g.data(), mode);
     std::vector<double> row_loss(static_cast<std::size_t>(p.rows.rows));
     int flag = 0;
-    emu::launch(dim3(3), dim3(cuda::kLossThreads), 0, cuda::als_loss_kernel, host_view(p.rows), p.x0.data(),
+    emu::launch(dim3(3), dim3(cuda::kLossThreads), 0, cuda::als_loss_kernel, p.rows.host_view(), p.x0.data(),
                 int64_t{p.f}, p.y.data(), int64_t{p.f}, p.items, p.gram.data(), p.f, mode == AlsMode::implicit,
                 row_loss.data(), &flag);
     double total = 0.0;

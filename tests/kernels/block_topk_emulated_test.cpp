@@ -43,14 +43,17 @@ void check(const std::vector<float>& scores, const std::vector<char>& keep, int6
     std::vector<std::pair<float, int32_t>> cand;
     for (int64_t c = 0; c < count; ++c) {
       const float s = scores[static_cast<std::size_t>(r * count + c)];
-      if (keep[static_cast<std::size_t>(r * count + c)] && !std::isnan(s)) cand.emplace_back(s, static_cast<int32_t>(3 * c));
+      if (keep[static_cast<std::size_t>(r * count + c)] && !std::isnan(s))
+        cand.emplace_back(s, static_cast<int32_t>(3 * c));
     }
     std::vector<int32_t> want_index(static_cast<std::size_t>(k));
     std::vector<float> want_score(static_cast<std::size_t>(k));
     brute_topk(cand, k, want_index.data(), want_score.data());
     for (int e = 0; e < k; ++e) {
-      ASSERT_EQ(index[static_cast<std::size_t>(r * k + e)], want_index[static_cast<std::size_t>(e)]) << "row " << r << " rank " << e;
-      ASSERT_EQ(score[static_cast<std::size_t>(r * k + e)], want_score[static_cast<std::size_t>(e)]) << "row " << r << " rank " << e;
+      ASSERT_EQ(index[static_cast<std::size_t>(r * k + e)], want_index[static_cast<std::size_t>(e)])
+          << "row " << r << " rank " << e;
+      ASSERT_EQ(score[static_cast<std::size_t>(r * k + e)], want_score[static_cast<std::size_t>(e)])
+          << "row " << r << " rank " << e;
     }
   }
 }

@@ -17,10 +17,6 @@ namespace {
 
 namespace emu = cohort::cuda_emulation;
 
-CsrView host_view(const HostCsr& h) {
-  return CsrView{h.rows, h.cols, static_cast<int64_t>(h.indices.size()), h.indptr.data(), h.indices.data(), nullptr};
-}
-
 struct Epoch {
   std::vector<float> users, items;
   uint64_t correct = 0, skipped = 0;
@@ -63,7 +59,7 @@ Epoch reference_epoch(const HostCsr& ui, std::vector<float> users, std::vector<f
 Epoch emulated_epoch(const HostCsr& ui, std::vector<float> users, std::vector<float> items, int f, float lr, float reg,
                      int64_t samples, uint64_t seed, dim3 grid, dim3 block) {
   cuda::Counters counters{0, 0};
-  emu::launch(grid, block, 0, cuda::bpr_kernel, host_view(ui), users.data(), int64_t{f}, items.data(), int64_t{f}, f,
+  emu::launch(grid, block, 0, cuda::bpr_kernel, ui.host_view(), users.data(), int64_t{f}, items.data(), int64_t{f}, f,
               lr, reg, samples, seed, &counters);
   return Epoch{std::move(users), std::move(items), counters.correct, counters.skipped};
 }

@@ -27,6 +27,12 @@ struct HostCsr {
     ++rows;
   }
   float value(int64_t p) const { return values.empty() ? 1.0f : values[p]; }
+  // This matrix in host memory as a view (for code that reads it in place: the CPU emulation
+  // of the CUDA kernels).
+  CsrView host_view() const {
+    return CsrView{rows, cols, static_cast<int64_t>(indices.size()), indptr.data(), indices.data(),
+                   values.empty() ? nullptr : values.data()};
+  }
 
   HostCsr transpose() const {
     HostCsr t;

@@ -146,7 +146,8 @@ Sums sorted_accumulate(const Batch& b, int* flag) {
     keys_sorted[p] = keys[perm[p]];
     rows_sorted[p] = rows[perm[p]];
   }
-  std::vector<int64_t> start(static_cast<std::size_t>(total_k) + 1), pieces(start.size(), 0), piece_offset(start.size());
+  std::vector<int64_t> start(static_cast<std::size_t>(total_k) + 1), pieces(start.size(), 0),
+      piece_offset(start.size());
   emu::launch(dim3(2), dim3(64), 0, cuda::run_starts_kernel, keys_sorted.data(), count, total_k, start.data());
   emu::launch(dim3(2), dim3(64), 0, cuda::piece_counts_kernel, start.data(), total_k, pieces.data());
   std::exclusive_scan(pieces.begin(), pieces.end(), piece_offset.begin(), int64_t{0});

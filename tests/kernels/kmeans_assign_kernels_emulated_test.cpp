@@ -85,10 +85,11 @@ Assignment fused_assign(const Data& data, bool with_second) {
   out.best.assign(out.labels.size(), NAN);
   out.second.assign(out.labels.size(), NAN);
   const unsigned blocks = static_cast<unsigned>((data.n + cuda::kAssignRows - 1) / cuda::kAssignRows);
-  emu::launch(dim3(blocks), dim3(cuda::kAssignThreads), static_cast<std::size_t>(cuda::fused_assign_shared_bytes(data.d)),
-              cuda::fused_assign_kernel, data.x.data(), int64_t{data.d}, data.n, data.d, data.x_sq.data(),
-              data.c.data(), int64_t{data.d}, data.c_sq.data(), data.offsets.data(), plan.slot_centroid.data(),
-              plan.segments.data(), plan.chunk_segments.data(), plan.chunks(), out.labels.data(), out.best.data(),
+  emu::launch(dim3(blocks), dim3(cuda::kAssignThreads),
+              static_cast<std::size_t>(cuda::fused_assign_shared_bytes(data.d)), cuda::fused_assign_kernel,
+              data.x.data(), int64_t{data.d}, data.n, data.d, data.x_sq.data(), data.c.data(), int64_t{data.d},
+              data.c_sq.data(), data.offsets.data(), plan.slot_centroid.data(), plan.segments.data(),
+              plan.chunk_segments.data(), plan.chunks(), out.labels.data(), out.best.data(),
               with_second ? out.second.data() : nullptr);
   return out;
 }

@@ -49,7 +49,8 @@ Points blobs(std::mt19937_64& rng, int64_t n, int64_t d, int blobs) {
   p.d = d;
   std::normal_distribution<float> noise(0.0f, 0.05f);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j) p.x.push_back(static_cast<float>((i % blobs) * 10 * (j == i % d ? 1 : 0)) + noise(rng));
+    for (int64_t j = 0; j < d; ++j)
+      p.x.push_back(static_cast<float>((i % blobs) * 10 * (j == i % d ? 1 : 0)) + noise(rng));
   for (int64_t i = 0; i < n; ++i) {
     double s = 0.0;
     for (int64_t j = 0; j < d; ++j) s += static_cast<double>(p.x[i * d + j]) * p.x[i * d + j];

@@ -17,11 +17,6 @@ namespace {
 
 namespace emu = cohort::cuda_emulation;
 
-CsrView host_view(const HostCsr& h) {
-  return CsrView{h.rows, h.cols, static_cast<int64_t>(h.indices.size()), h.indptr.data(), h.indices.data(),
-                 h.values.empty() ? nullptr : h.values.data()};
-}
-
 HostCsr random_rows(std::mt19937_64& rng, int64_t rows, int64_t cols, double density, bool values) {
   HostCsr m;
   m.cols = cols;
@@ -99,7 +94,7 @@ TEST(ScoringKernelsEmulated, ScoreRowsMatchTheCpuBackend) {
         for (int64_t q = 0; q < f; ++q) s += u[r * f + q] * v[i * f + q];
         tile[r * items + i] = s;
       }
-    emu::launch(dim3(4), dim3(128), 0, cuda::mask_excluded_kernel, host_view(exclude), int64_t{0}, rows, items,
+    emu::launch(dim3(4), dim3(128), 0, cuda::mask_excluded_kernel, exclude.host_view(), int64_t{0}, rows, items,
                 tile.data());
     const cuda::ScoreArgs args{tile.data(), true, dw.data(), group_scores.data(), groups, items, user_group.data(),
                                gw.data(), items, k};
@@ -150,8 +145,8 @@ TEST(ScoringKernelsEmulated, KnnRowsMatchTheCpuBackendInSharedAndGlobalAccumulat
   cpu->knn_score_topk(dui.view, dni.data(), dns.data(), neighbours, items, dex.view, k, index.data(), score.data());
   const TopK want{index.to_host(), score.to_host()};
 
-  const cuda::KnnArgs args{host_view(user_items), nb_index.data(), nb_score.data(), neighbours, items,
-                           host_view(exclude), k};
+  const cuda::KnnArgs args{user_items.host_view(), nb_index.data(), nb_score.data(), neighbours, items,
+                           exclude.host_view(), k};
   for (bool shared : {true, false}) {
     SCOPED_TRACE(shared ? "shared" : "global");
     TopK got{std::vector<int32_t>(static_cast<std::size_t>(users * k), -9),

@@ -18,11 +18,6 @@ namespace {
 
 namespace emu = cohort::cuda_emulation;
 
-CsrView host_view(const HostCsr& h) {
-  return CsrView{h.rows, h.cols, static_cast<int64_t>(h.indices.size()), h.indptr.data(), h.indices.data(),
-                 h.values.empty() ? nullptr : h.values.data()};
-}
-
 // rows x cols with values; `dense_rows` rows touch most columns (many products).
 HostCsr make_matrix(std::mt19937_64& rng, int64_t rows, int64_t cols, int64_t dense_rows) {
   HostCsr m;
@@ -63,7 +58,7 @@ enum class Variant { hash, dense_shared, dense_global };
 // that suit it and skips the others.
 TopK emulated_topk(const HostCsr& a, const HostCsr& a_t, int64_t begin, int64_t end, int k, bool exclude_self,
                    Variant dense, int* flag) {
-  const CsrView av = host_view(a), tv = host_view(a_t);
+  const CsrView av = a.host_view(), tv = a_t.host_view();
   std::vector<float> norm(static_cast<std::size_t>(a.rows));
   emu::launch(dim3(2), dim3(64), 0, cuda::csr_row_norms_kernel, av, norm.data());
   const int64_t out_rows = end - begin;
