@@ -6,7 +6,8 @@
 //
 // Built a second time as backend_diff_emulated_test (COHORT_CUDA_EMULATION): the same cases
 // against the whole CUDA backend, launchers included, compiled for the CPU emulation of the
-// device (kernels/cuda/cpu_emulation_runtime.hpp), at the small sizes, on every ctest run.
+// device (kernels/cuda/cpu_emulation_runtime.hpp), on every ctest run: at the small sizes
+// by default, at the full ones with COHORT_SMALL=0 (the backend_diff_emulated_full_sizes test).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,10 +33,10 @@ namespace cohort {
 namespace {
 
 bool small_mode() {
-#ifdef COHORT_CUDA_EMULATION
-  return true;
-#else
   const char* v = std::getenv("COHORT_SMALL");
+#ifdef COHORT_CUDA_EMULATION
+  return v == nullptr || std::string(v) != "0";  // the emulation runs the small sizes unless told
+#else
   return v != nullptr && std::string(v) == "1";
 #endif
 }
