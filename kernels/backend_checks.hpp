@@ -5,7 +5,8 @@
 // Host-side only: nothing here reads through a pointer the backend owns (device memory for
 // CUDA); k_offsets is host memory by contract. Checks that only one backend can or must make
 // (the CPU walking CSR contents, the GPU's k <= kMaxTopK or int32 launch limits) stay there.
-// Header-only so that both cohort_kernels and cohort_kernels_cuda (compiled by nvcc) use it.
+// Header-only so that both the CPU backend (cohort_kernels_cpu) and the CUDA one (compiled by
+// nvcc, or by g++ for the CPU emulation) use it.
 #pragma once
 
 #include <cmath>
