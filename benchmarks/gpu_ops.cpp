@@ -324,6 +324,18 @@ void run(bool quick) {
       r.flops = cg ? 4.0 * (4.0 * f * nnz2 + 2.0 * f * f * rows2) : nnz2 * f * f + rows2 * f * f * f / 3.0;
       r.goal = cg ? "< 20 ms per iteration" : "15 iterations < 500 ms: " + std::to_string(15 * r.gpu_ms) + " ms";
       table.add(r);
+      if (!cg) {
+        // Session 1's Cholesky kernel (element-wise build, column-by-column factoring) on the
+        // same input, for comparison.
+        Row general{"iALS iteration (Cholesky, general kernel)", als_size};
+        BackendCsr du(*gpu, ui), di(*gpu, iu);
+        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
+        setenv("COHORT_ALS_CHOLESKY", "general", 1);
+        general.gpu_ms = median_ms(*gpu, 1, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
+        unsetenv("COHORT_ALS_CHOLESKY");
+        general.flops = r.flops;
+        table.add(general);
+      }
     }
   }
 

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cuda/als_kernels.cuh"
@@ -16,6 +18,13 @@ namespace cohort::cuda {
 namespace {
 
 constexpr int64_t kGeneralScratchBytes = int64_t{512} << 20;
+
+// COHORT_ALS_CHOLESKY=general runs the general kernel (session 1's algorithm) for every f, to
+// compare it with the register-tiled one on a GPU (benchmarks/gpu_ops does).
+bool tiled_cholesky_enabled() {
+  const char* v = std::getenv("COHORT_ALS_CHOLESKY");
+  return v == nullptr || std::string_view(v) != "general";
+}
 
 __global__ void row_lengths_kernel(const int64_t* indptr, int64_t rows, int64_t* length, int32_t* id) {
   for (int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; u < rows; u += int64_t{gridDim.x} * blockDim.x) {
@@ -99,7 +108,7 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
                        x.data, x.ld};
   DeviceFlag flag(ctx);
   const int64_t optin = static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
-  const bool tiled = solver == SolverKind::cholesky && f <= kTiledMaxFactors;
+  const bool tiled = solver == SolverKind::cholesky && f <= kTiledMaxFactors && tiled_cholesky_enabled();
   DeviceScratch<int32_t> order = solver == SolverKind::cholesky && !tiled ? DeviceScratch<int32_t>(ctx, 0)
                                                                           : longest_first(ctx, rows);
   DeviceScratch<unsigned long long> next_row(ctx, 1);
