@@ -129,7 +129,8 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
       const int64_t shared = general_shared_bytes(static_cast<int>(f));
       COHORT_CHECK(shared <= optin, "als_solve: f = {} needs more shared memory than the device has", f);
       const int64_t a_bytes = f * f * static_cast<int64_t>(sizeof(float));
-      const int64_t grid = std::max<int64_t>(1, std::min({rows.rows, int64_t{1} << 20, kGeneralScratchBytes / a_bytes}));
+      const int64_t grid =
+          std::max<int64_t>(1, std::min({rows.rows, int64_t{1} << 20, kGeneralScratchBytes / a_bytes}));
       DeviceScratch<float> global_a(ctx, grid * f * f);
       allow_shared(als_cholesky_general_kernel, shared);
       launch_kernel(als_cholesky_general_kernel, static_cast<unsigned>(grid), kGeneralThreads,
@@ -166,7 +167,8 @@ double als_loss(DeviceContext& ctx, CsrView rows, MatrixView<const float> x, Mat
   const unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows.rows, int64_t{1} << 20));
   launch_kernel(als_loss_kernel, grid, kLossThreads, 0, ctx.stream(), rows, x.data, x.ld, y.data, y.ld, y.rows, gram,
                 static_cast<int>(f), implicit, row_loss.data(), flag.data());
-  launch_kernel(ordered_sum_kernel, 1, kLossThreads, 0, ctx.stream(), row_loss.data(), rows.rows, total.data());
+  launch_kernel(ordered_sum_kernel<kLossThreads>, 1, kLossThreads, 0, ctx.stream(), row_loss.data(), rows.rows,
+                total.data());
   double host = 0.0;
   COHORT_CUDA_CHECK(cudaMemcpyAsync(&host, total.data(), sizeof(double), cudaMemcpyDeviceToHost, ctx.stream()));
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input, "als_loss: a column index of rows is out of range");

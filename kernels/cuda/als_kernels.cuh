@@ -664,13 +664,4 @@ __global__ void __launch_bounds__(kLossThreads)
   }
 }
 
-// One block, fixed order: out = sum of values.
-__global__ void ordered_sum_kernel(const double* values, int64_t n, double* out) {
-  __shared__ double part[kLossThreads];
-  double local = 0.0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) local += values[i];
-  const double total = block_sum_double(local, part);
-  if (threadIdx.x == 0) *out = total;
-}
-
 COHORT_DEVICE_CODE_END

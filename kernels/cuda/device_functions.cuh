@@ -108,6 +108,16 @@ __device__ __forceinline__ void load4_aligned(const float* src, float* out) {
 #endif
 }
 
+// One block of kThreads threads, fixed order: *out = the sum of values[0..count).
+template <int kThreads>
+__global__ void __launch_bounds__(kThreads) ordered_sum_kernel(const double* values, int64_t count, double* out) {
+  __shared__ double part[kThreads];
+  double local = 0.0;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) local += values[i];
+  const double total = block_sum_double(local, part);
+  if (threadIdx.x == 0) *out = total;
+}
+
 __device__ inline float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;

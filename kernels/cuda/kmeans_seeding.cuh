@@ -184,14 +184,6 @@ __global__ void update_closest_kernel(float* closest, const float* dist, int64_t
   }
 }
 
-__global__ void total_kernel(const double* values, int64_t count, double* out) {
-  __shared__ double part[kChunkThreads];
-  double local = 0.0;
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) local += values[i];
-  const double total = block_sum_double(local, part);
-  if (threadIdx.x == 0) *out = total;
-}
-
 __global__ void fill_kernel(float* v, int64_t n, float value) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) v[i] = value;
 }
@@ -235,7 +227,7 @@ void seed_kmeans_plus_plus(Device& device, MatrixView<const float> x, const floa
     device.launch(update_closest_kernel, chunk_grid, dim3(kChunkThreads), closest.data(), dist.data(), n,
                   best_trial.data(), chosen.data(), chunk_sums.data(), x.data, x.ld, d, centroids.data,
                   centroids.ld, slot);
-    device.launch(total_kernel, dim3(1), dim3(kChunkThreads), chunk_sums.data(), chunks, potential.data());
+    device.launch(ordered_sum_kernel<kChunkThreads>, dim3(1), dim3(kChunkThreads), chunk_sums.data(), chunks, potential.data());
   };
 
   const int64_t first = uniform_row();

@@ -247,7 +247,8 @@ TEST(AlsKernelsEmulatedLoss, MatchesTheCpuBackend) {
                 int64_t{p.f}, p.y.data(), int64_t{p.f}, p.items, p.gram.data(), p.f, mode == AlsMode::implicit,
                 row_loss.data(), &flag);
     double total = 0.0;
-    emu::launch(dim3(1), dim3(cuda::kLossThreads), 0, cuda::ordered_sum_kernel, row_loss.data(), p.rows.rows, &total);
+    emu::launch(dim3(1), dim3(cuda::kLossThreads), 0, cuda::ordered_sum_kernel<cuda::kLossThreads>, row_loss.data(),
+                p.rows.rows, &total);
     EXPECT_EQ(flag, 0);
     EXPECT_NEAR(total, want, 1e-4 * (1.0 + std::fabs(want)));
   }

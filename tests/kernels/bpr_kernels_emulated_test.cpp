@@ -77,20 +77,14 @@ HostCsr make_interactions(std::mt19937_64& rng, int64_t users, int64_t items) {
   return m;
 }
 
-std::vector<float> uniform(std::mt19937_64& rng, int64_t n) {
-  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (float& e : v) e = u(rng);
-  return v;
-}
-
 TEST(BprKernelEmulated, OneWarpIsTheSequentialSgdOverItsDraws) {
   std::mt19937_64 rng(21);
   const int64_t users = 40, items = 30, samples = 3000;
   for (int f : {5, 37}) {  // one lane per factor; more factors than lanes
     SCOPED_TRACE("f " + std::to_string(f));
     const HostCsr ui = make_interactions(rng, users, items);
-    const std::vector<float> u0 = uniform(rng, users * f), i0 = uniform(rng, items * f);
+    const std::vector<float> u0 = random_uniform(rng, users * f, -0.1f, 0.1f),
+                             i0 = random_uniform(rng, items * f, -0.1f, 0.1f);
     const Epoch want = reference_epoch(ui, u0, i0, f, 0.05f, 0.01f, samples, 99);
     const Epoch got = emulated_epoch(ui, u0, i0, f, 0.05f, 0.01f, samples, 99, dim3(1), dim3(32));
     EXPECT_EQ(got.skipped, want.skipped);
@@ -105,7 +99,7 @@ TEST(BprKernelEmulated, TheDrawsDoNotDependOnTheLaunchShape) {
   std::mt19937_64 rng(22);
   const HostCsr ui = make_interactions(rng, 25, 20);
   const int f = 8;
-  const std::vector<float> u0 = uniform(rng, 25 * f), i0 = uniform(rng, 20 * f);
+  const std::vector<float> u0 = random_uniform(rng, 25 * f, -0.1f, 0.1f), i0 = random_uniform(rng, 20 * f, -0.1f, 0.1f);
   const Epoch one = emulated_epoch(ui, u0, i0, f, 0.05f, 0.0f, 2000, 7, dim3(1), dim3(32));
   const Epoch many = emulated_epoch(ui, u0, i0, f, 0.05f, 0.0f, 2000, 7, dim3(3), dim3(128));
   EXPECT_EQ(one.skipped, many.skipped);

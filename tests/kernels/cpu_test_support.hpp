@@ -104,6 +104,13 @@ inline std::vector<float> random_dyadic(std::mt19937_64& rng, std::size_t n, int
   return v;
 }
 
+inline std::vector<float> random_uniform(std::mt19937_64& rng, int64_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& e : v) e = u(rng);
+  return v;
+}
+
 inline std::vector<float> random_normal(std::mt19937_64& rng, std::size_t n) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> v(n);

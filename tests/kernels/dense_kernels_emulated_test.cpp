@@ -15,17 +15,10 @@ namespace {
 
 namespace emu = cohort::cuda_emulation;
 
-std::vector<float> uniform(std::mt19937_64& rng, int64_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (float& e : v) e = u(rng);
-  return v;
-}
-
 TEST(DenseKernelsEmulated, RowNormsAndNormalizeMatchTheCpuBackend) {
   std::mt19937_64 rng(3);
   const int64_t rows = 45, cols = 37, ld = 40;
-  std::vector<float> x = uniform(rng, rows * ld, -2, 2);
+  std::vector<float> x = random_uniform(rng, rows * ld, -2, 2);
   std::fill(x.begin() + 5 * ld, x.begin() + 5 * ld + cols, 0.0f);
   auto cpu = make_cpu_backend(1);
   Buffer<float> dx(*cpu, x), dn(*cpu, rows);
@@ -45,7 +38,7 @@ TEST(DenseKernelsEmulated, RowNormsAndNormalizeMatchTheCpuBackend) {
 TEST(DenseKernelsEmulated, DistancesFromDotsMatchTheCpuBackend) {
   std::mt19937_64 rng(4);
   const int64_t pts = 70, d = 9, first = 20, block = 33;
-  const std::vector<float> p = uniform(rng, pts * d, -1, 1);
+  const std::vector<float> p = random_uniform(rng, pts * d, -1, 1);
   auto cpu = make_cpu_backend(1);
   Buffer<float> dp(*cpu, p), sq(*cpu, pts), dd(*cpu, block * pts);
   const MatrixView<const float> all = dp.matrix(pts, d);

@@ -11,61 +11,28 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/scoring_kernels.cuh"
 #include "tests/kernels/cpu_test_support.hpp"
+#include "tests/kernels/emulated_test_support.hpp"
 
 namespace cohort::test {
 namespace {
 
 namespace emu = cohort::cuda_emulation;
 
+// Values in [0.5, 4] (as levels), or none.
 HostCsr random_rows(std::mt19937_64& rng, int64_t rows, int64_t cols, double density, bool values) {
-  HostCsr m;
+  HostCsr m =
+      random_csr(rng, rows, cols, density,
+                 values ? std::vector<float>{0.5f, 1.0f, 1.5f, 2.0f, 2.5f, 3.0f, 3.5f, 4.0f} : std::vector<float>{});
   m.cols = cols;
-  std::bernoulli_distribution keep(density);
-  std::uniform_real_distribution<float> value(0.5f, 4.0f);
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<int32_t> c;
-    std::vector<float> v;
-    for (int64_t j = 0; j < cols; ++j) {
-      if (!keep(rng)) continue;
-      c.push_back(static_cast<int32_t>(j));
-      if (values) v.push_back(value(rng));
-    }
-    m.add_row(c, v);
-  }
   return m;
-}
-
-std::vector<float> uniform(std::mt19937_64& rng, int64_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (float& e : v) e = u(rng);
-  return v;
-}
-
-struct TopK {
-  std::vector<int32_t> index;
-  std::vector<float> score;
-};
-
-void expect_same_topk(const TopK& want, const TopK& got, int64_t rows, int k) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int e = 0; e < k; ++e) {
-      const std::size_t p = static_cast<std::size_t>(r * k + e);
-      ASSERT_NEAR(got.score[p], want.score[p], 1e-4) << "row " << r << " rank " << e;
-      if (got.index[p] != want.index[p]) {
-        ASSERT_GE(want.index[p], 0) << "row " << r << " rank " << e;
-        ASSERT_GE(got.index[p], 0) << "row " << r << " rank " << e;
-      }
-    }
-  }
 }
 
 TEST(ScoringKernelsEmulated, ScoreRowsMatchTheCpuBackend) {
   std::mt19937_64 rng(12);
   const int64_t rows = 9, items = 300, f = 6, groups = 3;
-  const std::vector<float> u = uniform(rng, rows * f, -1, 1), v = uniform(rng, items * f, -1, 1);
-  const std::vector<float> dw = uniform(rng, rows, 0.2f, 1.0f), gw = uniform(rng, rows, 0.0f, 2.0f);
-  const std::vector<float> group_scores = uniform(rng, groups * items, 0, 1);
+  const std::vector<float> u = random_uniform(rng, rows * f, -1, 1), v = random_uniform(rng, items * f, -1, 1);
+  const std::vector<float> dw = random_uniform(rng, rows, 0.2f, 1.0f), gw = random_uniform(rng, rows, 0.0f, 2.0f);
+  const std::vector<float> group_scores = random_uniform(rng, groups * items, 0, 1);
   const std::vector<int32_t> user_group{0, 2, 1, 1, 0, 2, 2, 0, 1};
   HostCsr exclude = random_rows(rng, rows, items, 0.3, false);
   for (int k : {5, 280}) {  // 280: more than the items left after exclusion on most rows
@@ -104,7 +71,7 @@ TEST(ScoringKernelsEmulated, ScoreRowsMatchTheCpuBackend) {
     emu::launch(dim3(3), dim3(cuda::kTopkThreads), 0, cuda::score_rows_kernel, args, int64_t{0}, rows,
                 got.index.data(), got.score.data(), &flag);
     EXPECT_EQ(flag, 0);
-    expect_same_topk(want, got, rows, k);
+    expect_same_topk(want, got, rows, k, 1e-4);
   }
 }
 
@@ -166,7 +133,7 @@ TEST(ScoringKernelsEmulated, KnnRowsMatchTheCpuBackendInSharedAndGlobalAccumulat
       for (int s : state) EXPECT_EQ(s, 0);
     }
     EXPECT_EQ(flag, 0);
-    expect_same_topk(want, got, users, k);
+    expect_same_topk(want, got, users, k, 1e-4);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/similarity_kernels.cuh"
 #include "tests/kernels/cpu_test_support.hpp"
+#include "tests/kernels/emulated_test_support.hpp"
 
 namespace cohort::test {
 namespace {
@@ -37,11 +38,6 @@ HostCsr make_matrix(std::mt19937_64& rng, int64_t rows, int64_t cols, int64_t de
   }
   return m;
 }
-
-struct TopK {
-  std::vector<int32_t> index;
-  std::vector<float> score;
-};
 
 TopK cpu_topk(const HostCsr& a, const HostCsr& a_t, int64_t begin, int64_t end, int k, bool exclude_self) {
   auto cpu = make_cpu_backend(1);
@@ -85,20 +81,6 @@ TopK emulated_topk(const HostCsr& a, const HostCsr& a_t, int64_t begin, int64_t 
   return out;
 }
 
-// Where indices differ the scores must agree (a near-tie); scores agree everywhere.
-void expect_same_topk(const TopK& want, const TopK& got, int64_t rows, int k) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int e = 0; e < k; ++e) {
-      const std::size_t p = static_cast<std::size_t>(r * k + e);
-      ASSERT_NEAR(got.score[p], want.score[p], 1e-5) << "row " << r << " rank " << e;
-      if (got.index[p] != want.index[p]) {
-        ASSERT_GE(want.index[p], 0) << "row " << r << " rank " << e;
-        ASSERT_NEAR(got.score[p], want.score[p], 1e-6) << "row " << r << " rank " << e << ": a tie";
-      }
-    }
-  }
-}
-
 TEST(SimilarityKernelsEmulated, HashTableRowsMatchTheCpuBackend) {
   std::mt19937_64 rng(8);
   const HostCsr a = make_matrix(rng, 150, 60, 0);
@@ -109,7 +91,7 @@ TEST(SimilarityKernelsEmulated, HashTableRowsMatchTheCpuBackend) {
       int flag = 0;
       const TopK got = emulated_topk(a, t, 10, 40, k, exclude_self, Variant::hash, &flag);
       EXPECT_EQ(flag, 0);
-      expect_same_topk(cpu_topk(a, t, 10, 40, k, exclude_self), got, 30, k);
+      expect_same_topk(cpu_topk(a, t, 10, 40, k, exclude_self), got, 30, k, 1e-5);
     }
   }
 }
@@ -125,7 +107,7 @@ TEST(SimilarityKernelsEmulated, DenseRowsMatchTheCpuBackendInSharedAndGlobalAccu
     int flag = 0;
     const TopK got = emulated_topk(a, t, 0, 20, 25, true, v, &flag);
     EXPECT_EQ(flag, 0);
-    expect_same_topk(want, got, 20, 25);
+    expect_same_topk(want, got, 20, 25, 1e-5);
   }
 }
 
