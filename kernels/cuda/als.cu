@@ -14,7 +14,7 @@
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
 
 constexpr int64_t kGeneralScratchBytes = int64_t{512} << 20;
@@ -175,4 +175,4 @@ double als_loss(DeviceContext& ctx, CsrView rows, MatrixView<const float> x, Mat
   return host;
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

@@ -17,7 +17,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kAlsBadIndex = 1;
 constexpr float kPivotRelativeFloor = 1e-7f;  // a pivot below this share of its diagonal: not positive definite
@@ -664,4 +664,4 @@ __global__ void __launch_bounds__(kLossThreads)
   }
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

@@ -7,7 +7,7 @@
 #include "kernels/cuda/bpr_kernels.cuh"
 #include "kernels/cuda/device_util.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 BprStats bpr_epoch(DeviceContext& ctx, CsrView user_items, MatrixView<float> users, MatrixView<float> items,
                    float learning_rate, float reg, int64_t samples, uint64_t seed) {
@@ -35,4 +35,4 @@ BprStats bpr_epoch(DeviceContext& ctx, CsrView user_items, MatrixView<float> use
   return stats;
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

@@ -9,7 +9,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ull;
 
@@ -86,4 +86,4 @@ __global__ void bpr_kernel(CsrView ui, float* users, int64_t users_ld, float* it
   if (skipped > 0) atomicAdd(&counters->skipped, skipped);
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

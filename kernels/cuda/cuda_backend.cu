@@ -7,7 +7,7 @@
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/error.hpp"
 
-namespace cohort {
+COHORT_CUDA_ENTRY_NAMESPACE_BEGIN
 namespace {
 
 class CudaBackend final : public Backend {
@@ -165,4 +165,4 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
   return std::make_unique<CudaBackend>(device);
 }
 
-}  // namespace cohort
+COHORT_CUDA_ENTRY_NAMESPACE_END

@@ -6,8 +6,9 @@
 #include <vector>
 
 #include "kernels/backend.hpp"
+#include "kernels/cuda/cuda_namespace.hpp"
 
-namespace cohort {
+COHORT_CUDA_ENTRY_NAMESPACE_BEGIN
 
 // Visible GPUs; 0 when the driver is missing (cudaErrorInsufficientDriver) or no device.
 int cuda_visible_devices();
@@ -21,4 +22,4 @@ std::unique_ptr<Backend> make_cuda_backend(int device);
 void cuda_topk_cosine_reference(Backend& backend, CsrView a, CsrView a_t, int64_t row_begin, int64_t row_end, int k,
                                 bool exclude_self, int32_t* out_index, float* out_score);
 
-}  // namespace cohort
+COHORT_CUDA_ENTRY_NAMESPACE_END

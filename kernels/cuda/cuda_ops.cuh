@@ -4,9 +4,10 @@
 #pragma once
 
 #include "kernels/backend.hpp"
+#include "kernels/cuda/cuda_namespace.hpp"
 #include "kernels/cuda/device_context.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 // dense.cu
 void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
@@ -56,4 +57,4 @@ void knn_score_topk(DeviceContext& ctx, CsrView user_items, const int32_t* neigh
                     const float* neighbour_score, int neighbours, int64_t items, CsrView exclude, int k,
                     int32_t* out_index, float* out_score);
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

@@ -6,7 +6,7 @@
 #include "kernels/cuda/dense_kernels.cuh"
 #include "kernels/cuda/device_util.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 void gemm_nt(DeviceContext& ctx, float alpha, MatrixView<const float> a, MatrixView<const float> b, float beta,
              MatrixView<float> c) {
@@ -52,4 +52,4 @@ void normalize_rows(DeviceContext& ctx, MatrixView<float> x) {
                 x.ld);
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

@@ -6,7 +6,7 @@
 
 #include "kernels/cuda/device_functions.cuh"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kDenseThreads = 256;
 
@@ -60,4 +60,4 @@ __global__ void distances_from_dots_kernel(float* dots, int64_t rows, int64_t co
   }
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

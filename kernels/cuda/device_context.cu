@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 DeviceContext::DeviceContext(int device) : device_(device) {
   COHORT_CUDA_CHECK(cudaSetDevice(device));
@@ -46,4 +46,4 @@ void DeviceContext::release(void* ptr) noexcept {
 
 void DeviceContext::synchronize() { COHORT_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

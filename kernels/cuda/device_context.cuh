@@ -15,8 +15,9 @@
 #include <utility>
 
 #include "kernels/cuda/cuda_check.cuh"
+#include "kernels/cuda/cuda_namespace.hpp"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 class DeviceContext {
  public:
@@ -65,4 +66,4 @@ class DeviceScratch {
   int64_t count_;
 };
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

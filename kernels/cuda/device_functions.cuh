@@ -38,23 +38,10 @@
 #include <cmath>
 #include <cstdint>
 
-// Device code opens namespace cohort::cuda with COHORT_DEVICE_CODE_BEGIN. Under the emulation
-// that adds an inline namespace, so the emulated kernels keep their names in code
-// (cuda::als_cg_kernel) but not in the object file: a test links both them and the library's
-// real kernels. Each *_kernels.cuh header is included by one .cu file of the library.
-#ifdef COHORT_CUDA_EMULATION
-#define COHORT_DEVICE_CODE_BEGIN \
-  namespace cohort::cuda {       \
-  inline namespace emulated {
-#define COHORT_DEVICE_CODE_END \
-  }                            \
-  }
-#else
-#define COHORT_DEVICE_CODE_BEGIN namespace cohort::cuda {
-#define COHORT_DEVICE_CODE_END }
-#endif
+#include "kernels/cuda/cuda_namespace.hpp"
 
-COHORT_DEVICE_CODE_BEGIN
+
+COHORT_CUDA_NAMESPACE_BEGIN
 
 __device__ inline float csr_value(const float* values, int64_t p) { return values != nullptr ? values[p] : 1.0f; }
 
@@ -230,4 +217,4 @@ __device__ void block_topk(TopkShared& t, int64_t count, int k, Get get, int32_t
   __syncthreads();
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

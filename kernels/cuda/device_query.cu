@@ -6,7 +6,7 @@
 
 #include "kernels/cuda/cuda_backend.hpp"
 
-namespace cohort {
+COHORT_CUDA_ENTRY_NAMESPACE_BEGIN
 
 int cuda_visible_devices() {
   int count = 0;
@@ -31,4 +31,4 @@ std::vector<std::string> cuda_describe_devices() {
   return lines;
 }
 
-}  // namespace cohort
+COHORT_CUDA_ENTRY_NAMESPACE_END

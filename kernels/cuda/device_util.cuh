@@ -9,7 +9,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -64,4 +64,4 @@ class DeviceFlag {
   DeviceScratch<int> word_;
 };
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

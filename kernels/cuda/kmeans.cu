@@ -26,7 +26,7 @@
 #include "kernels/cuda/kmeans_assign_kernels.cuh"
 #include "kernels/cuda/kmeans_seeding.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
 
 constexpr int64_t kAssignScratchFloats = int64_t{64} << 20;
@@ -227,4 +227,4 @@ void kmeans_plus_plus(DeviceContext& ctx, MatrixView<const float> x, const float
   ctx.synchronize();
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

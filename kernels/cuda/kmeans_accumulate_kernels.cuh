@@ -17,7 +17,7 @@
 
 #include "kernels/cuda/device_functions.cuh"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kGroupThreads = 256;
 constexpr int kGroupTileRows = 32;
@@ -237,4 +237,4 @@ __global__ void sum_per_problem_kernel(const float* values, int64_t n, double* o
   if (threadIdx.x == 0) out[blockIdx.x] = total;
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

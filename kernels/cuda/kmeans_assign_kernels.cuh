@@ -20,7 +20,7 @@
 
 #include "kernels/cuda/device_functions.cuh"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kAssignRows = 128;
 constexpr int kAssignSlots = 64;
@@ -250,4 +250,4 @@ __global__ void argmin_from_dots_kernel(const float* dots, int64_t rows, const f
   }
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

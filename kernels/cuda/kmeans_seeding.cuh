@@ -11,7 +11,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kChunkRows = 1024;  // rows per chunk (fixed-order partial sums)
 constexpr int kChunkThreads = 256;
@@ -253,4 +253,4 @@ void seed_kmeans_plus_plus(Device& device, MatrixView<const float> x, const floa
   }
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

@@ -8,7 +8,7 @@
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/scoring_kernels.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
 
 constexpr int64_t kScoreScratchFloats = int64_t{64} << 20;
@@ -85,4 +85,4 @@ void knn_score_topk(DeviceContext& ctx, CsrView user_items, const int32_t* neigh
                       "knn_score_topk: an item index is out of range in user_items or the neighbour lists");
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

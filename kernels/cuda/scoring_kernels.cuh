@@ -13,7 +13,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kScoreBadGroup = 1;
 constexpr int kScoreBadIndex = 2;
@@ -175,4 +175,4 @@ __global__ void __launch_bounds__(kTopkThreads)
   }
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

@@ -7,7 +7,7 @@
 #include "kernels/cuda/device_util.cuh"
 #include "kernels/cuda/similarity_kernels.cuh"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
 
 constexpr int64_t kDenseScratchBytes = int64_t{1} << 30;
@@ -75,4 +75,4 @@ void topk_cosine(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t row_begin, 
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input, "topk_cosine: a column index of a or a_t is out of range");
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

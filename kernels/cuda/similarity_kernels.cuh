@@ -16,7 +16,7 @@
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
-COHORT_DEVICE_CODE_BEGIN
+COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kHashSlots = 2048;              // power of two
 constexpr int kHashMaxKeys = kHashSlots / 2;  // load factor <= 1/2
@@ -171,4 +171,4 @@ __global__ void __launch_bounds__(kTopkThreads)
   }
 }
 
-COHORT_DEVICE_CODE_END
+COHORT_CUDA_NAMESPACE_END

@@ -20,7 +20,7 @@
                   __LINE__);                                                                         \
   } while (0)
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
 
 // Owns the handles and descriptors of one SpGEMM; destroyed in reverse order.
@@ -179,4 +179,4 @@ void topk_cosine_reference(DeviceContext& ctx, CsrView a, CsrView a_t, int64_t r
   ctx.synchronize();
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END

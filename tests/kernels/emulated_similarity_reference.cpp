@@ -3,10 +3,10 @@
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/error.hpp"
 
-namespace cohort::cuda {
+COHORT_CUDA_NAMESPACE_BEGIN
 
 void topk_cosine_reference(DeviceContext&, CsrView, CsrView, int64_t, int64_t, int, bool, int32_t*, float*) {
   COHORT_FAIL(Status::backend_error, "topk_cosine_reference: cuSPARSE is not available under the CPU emulation");
 }
 
-}  // namespace cohort::cuda
+COHORT_CUDA_NAMESPACE_END
