@@ -39,6 +39,11 @@ enum cudaMemcpyKind {
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaMemPoolAttr { cudaMemPoolAttrReleaseThreshold = 4 };
+enum cudaDeviceAttr {
+  cudaDevAttrClockRate = 13,
+  cudaDevAttrMemoryClockRate = 36,
+  cudaDevAttrGlobalMemoryBusWidth = 37,
+};
 constexpr unsigned cudaStreamNonBlocking = 1;
 
 struct CohortEmulatedStream {};
@@ -96,6 +101,11 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->major = 8;
   p->minor = 0;
   return cudaSuccess;
+}
+// Clocks and bus width: 0, the emulation has no peak rate to report.
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr, int device) {
+  *value = 0;
+  return device == 0 ? cudaSuccess : cudaErrorInvalidValue;
 }
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
   static CohortEmulatedStream the_stream;
