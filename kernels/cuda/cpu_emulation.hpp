@@ -10,13 +10,15 @@
 // the block (of the warp) that has not returned has reached it. __shared__ variables are
 // function statics (one block runs at a time, so its threads see the same copy), a shuffle
 // exchanges through a per-warp slot array between two warp barriers, atomics are plain
-// read-modify-writes (one fiber runs at a time). Runs are deterministic: threads run in
-// order of their index between barriers. Dynamic shared memory is filled with 0xff bytes
+// read-modify-writes (one fiber runs at a time). Runs are deterministic: between barriers
+// threads run in order of their index, and blocks in order of theirs, unless
+// COHORT_EMULATION_ORDER says otherwise (see ThreadOrder below): a race between threads or
+// blocks that one order hides shows up in another. Dynamic shared memory is filled with 0xff bytes
 // (NaN floats, -1 integers) before each block, so reading what no thread wrote shows up in
 // the results. A barrier that some live thread never reaches (a divergent __syncthreads)
 // aborts with a message instead of hanging. What it cannot show: timing, occupancy, register
-// pressure, and races between threads that the order above happens to hide; those stay with
-// the GPU tests.
+// pressure, and races that no order of whole barrier-to-barrier steps exposes (two threads
+// interleaved within a step); those stay with the GPU tests and compute-sanitizer.
 #pragma once
 
 #ifndef COHORT_CUDA_EMULATION
@@ -33,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #define __global__
@@ -291,6 +294,53 @@ inline void resume(BlockState& state, Fiber& f) { cohort_emulation_switch(&state
 [[gnu::noinline]] inline void resume(BlockState& state, Fiber& f) { swapcontext(&state.scheduler, &f.context); }
 #endif
 
+// The order in which threads run between barriers, and blocks one after another, from
+// COHORT_EMULATION_ORDER: "forward" (the default: index order), "reverse", or "shuffle" /
+// "shuffle:SEED" (a fresh permutation of the threads at every step and of the blocks at every
+// launch, from a fixed seed). Correct kernels give the same results in every order, up to the
+// rounding of float atomics; tests run the kernels in all three (tests/CMakeLists.txt).
+class ThreadOrder {
+ public:
+  enum class Kind { forward, reverse, shuffle };
+  static ThreadOrder& get() {
+    static ThreadOrder order(std::getenv("COHORT_EMULATION_ORDER"));
+    return order;
+  }
+  // Fills `order` with a permutation of 0..n-1.
+  template <class Int>
+  void arrange(std::vector<Int>& order, Int n) {
+    order.resize(static_cast<std::size_t>(n));
+    for (Int i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = kind_ == Kind::reverse ? n - 1 - i : i;
+    if (kind_ != Kind::shuffle) return;
+    for (Int i = n - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(next() % (i + 1))]);
+  }
+
+ private:
+  explicit ThreadOrder(const char* spec) {
+    const std::string s = spec != nullptr ? spec : "forward";
+    if (s == "forward") {
+      kind_ = Kind::forward;
+    } else if (s == "reverse") {
+      kind_ = Kind::reverse;
+    } else if (s.rfind("shuffle", 0) == 0 && (s.size() == 7 || s[7] == ':')) {
+      kind_ = Kind::shuffle;
+      if (s.size() > 8) state_ = std::strtoull(s.c_str() + 8, nullptr, 10);
+    } else {
+      std::fprintf(stderr, "cuda emulation: COHORT_EMULATION_ORDER=%s; expected forward, reverse or shuffle[:SEED]\n",
+                   s.c_str());
+      std::abort();
+    }
+  }
+  uint64_t next() {  // splitmix64
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  Kind kind_ = Kind::forward;
+  uint64_t state_ = 1;
+};
+
 [[noreturn]] inline void deadlock(int64_t block, const BlockState& b) {
   int at_block = 0;
   int at_warp = 0;
@@ -307,8 +357,9 @@ inline void resume(BlockState& state, Fiber& f) { cohort_emulation_switch(&state
   std::abort();
 }
 
-// Runs kernel(args...) over grid x block, blocks in order (x fastest), with shared_bytes of
-// dynamic shared memory. Returns when every block has finished.
+// Runs kernel(args...) over grid x block, one block after another (in index order, x fastest,
+// unless ThreadOrder says otherwise), with shared_bytes of dynamic shared memory. Returns when
+// every block has finished.
 template <class Kernel, class... Args>
 void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args... args) {
   const int threads = static_cast<int>(block.x * block.y * block.z);
@@ -335,14 +386,19 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   state.run = [](void* self) { (*static_cast<decltype(run)*>(self))(); };
   state.run_arg = &run;
 
-  for (int64_t b = 0; b < blocks; ++b) {
+  ThreadOrder& order = ThreadOrder::get();
+  std::vector<int64_t> block_order;
+  std::vector<int> thread_order;
+  order.arrange(block_order, blocks);
+  for (const int64_t b : block_order) {
     blockIdx = dim3(static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),
                     static_cast<unsigned>(b / (int64_t{grid.x} * grid.y)));
     std::fill(state.dynamic_shared.begin(), state.dynamic_shared.end(), static_cast<unsigned char>(0xff));
     for (Fiber& f : state.fibers) prepare_fiber(state, f);
     for (;;) {
-      // Run every runnable thread, in index order, up to its next barrier or its end.
-      for (int t = 0; t < threads; ++t) {
+      // Run every runnable thread, in the chosen order, up to its next barrier or its end.
+      order.arrange(thread_order, threads);
+      for (const int t : thread_order) {
         Fiber& f = state.fibers[static_cast<std::size_t>(t)];
         if (f.wait != Wait::none) continue;
         state.current = t;

@@ -2,7 +2,10 @@
 // semantics the kernel tests rely on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/device_functions.cuh"
@@ -97,6 +100,62 @@ TEST(CudaEmulation, UnwrittenDynamicSharedMemoryReadsAsNan) {
   std::vector<float> out(32, 0.0f);
   emu::launch(dim3(1), dim3(32), 32 * sizeof(float), unwritten_shared_kernel, out.data());
   for (float v : out) EXPECT_TRUE(std::isnan(v));
+}
+
+// A missing barrier: each thread writes its slot, then reads its right-hand neighbour's
+// without a __syncthreads. Whether the neighbour has written yet depends on the order the
+// threads run in, which COHORT_EMULATION_ORDER sets (ctest runs this program in each).
+__global__ void missing_barrier_kernel(int* saw_unwritten) {
+  COHORT_DYNAMIC_SHARED(int, slot);
+  const int t = static_cast<int>(threadIdx.x);
+  const int n = static_cast<int>(blockDim.x);
+  slot[t] = t;
+  saw_unwritten[t] = slot[(t + 1) % n] != (t + 1) % n;  // unwritten dynamic shared memory is -1
+}
+
+__global__ void block_order_kernel(int* next, int* order) {
+  if (threadIdx.x == 0) order[atomicAdd(next, 1)] = static_cast<int>(blockIdx.x);
+}
+
+std::string emulation_order() {
+  const char* v = std::getenv("COHORT_EMULATION_ORDER");
+  return v != nullptr ? v : "forward";
+}
+
+TEST(CudaEmulation, TheThreadOrderDecidesWhatAMissingBarrierReads) {
+  constexpr int n = 64;
+  std::vector<int> saw(n, -1);
+  emu::launch(dim3(1), dim3(n), n * sizeof(int), missing_barrier_kernel, saw.data());
+  const int stale = std::accumulate(saw.begin(), saw.end(), 0);
+  const std::string order = emulation_order();
+  if (order == "forward") {
+    EXPECT_EQ(stale, n - 1);  // every thread but the last runs before its neighbour
+  } else if (order == "reverse") {
+    EXPECT_EQ(stale, 1);  // only thread n-1, whose neighbour 0 runs last
+  } else {
+    EXPECT_GT(stale, 1) << order;
+    EXPECT_LT(stale, n - 1) << order;
+  }
+}
+
+TEST(CudaEmulation, TheBlockOrderFollowsTheThreadOrder) {
+  constexpr int blocks = 64;
+  int next = 0;
+  std::vector<int> order(blocks, -1);
+  emu::launch(dim3(blocks), dim3(32), 0, block_order_kernel, &next, order.data());
+  std::vector<int> forward(blocks);
+  std::iota(forward.begin(), forward.end(), 0);
+  std::vector<int> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  ASSERT_EQ(sorted, forward) << "every block runs once";
+  const std::string kind = emulation_order();
+  if (kind == "forward") {
+    EXPECT_EQ(order, forward);
+  } else if (kind == "reverse") {
+    EXPECT_EQ(order, std::vector<int>(forward.rbegin(), forward.rend()));
+  } else {
+    EXPECT_NE(order, forward) << kind;
+  }
 }
 
 __global__ void divergent_barrier_kernel() {
