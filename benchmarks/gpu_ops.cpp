@@ -357,6 +357,34 @@ void run(Scale scale) {
         table.add(general);
       }
     }
+    // f = 256, the widest the register-tiled Cholesky serves: its 544 threads leave ptxas 96
+    // registers, so it spills (192 bytes a thread). Timed against the general kernel on a
+    // tenth of the input, GPU only, to choose between them for 128 < f <= 256.
+    {
+      const int64_t wide = 256;
+      const HostCsr su = interactions(z.users / 10, z.items, z.nnz / 10, 17);
+      const HostCsr si = transpose(su);
+      const std::string size = dims({su.rows, su.cols}) + ", " + std::to_string(su.nnz()) + " nnz, f 256";
+      auto yu = random_floats(su.rows * wide, -0.1f, 0.1f, 18), yi = random_floats(su.cols * wide, -0.1f, 0.1f, 19);
+      const double flops = 2.0 * su.nnz() * wide * wide + static_cast<double>(su.rows + su.cols) * wide * wide * wide / 3.0;
+      for (const bool general : {false, true}) {
+        Row w{general ? "iALS iteration (Cholesky, general) f 256" : "iALS iteration (Cholesky) f 256", size};
+        BackendCsr du(*gpu, su), di(*gpu, si);
+        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, wide * wide);
+        if (general) setenv("COHORT_ALS_CHOLESKY", "general", 1);
+        w.gpu_ms = median_ms(*gpu, 1, [&] {
+          gpu->gram(xi.matrix(su.cols, wide), g.data());
+          gpu->als_solve(du.view, xi.matrix(su.cols, wide), g.data(), 0.1f, AlsMode::implicit, SolverKind::cholesky, 3,
+                         xu.matrix(su.rows, wide));
+          gpu->gram(xu.matrix(su.rows, wide), g.data());
+          gpu->als_solve(di.view, xu.matrix(su.rows, wide), g.data(), 0.1f, AlsMode::implicit, SolverKind::cholesky, 3,
+                         xi.matrix(su.cols, wide));
+        });
+        unsetenv("COHORT_ALS_CHOLESKY");
+        w.flops = flops;
+        table.add(w);
+      }
+    }
   }
 
   // ---- BPR ----
