@@ -1,4 +1,5 @@
-// CPU stand-ins for the part of the CUDA runtime, cuBLAS and cub that cohort's launchers use,
+// CPU stand-ins for the part of the CUDA runtime, cuBLAS and cub that cohort's launchers use
+// (cuSPARSE: cpu_emulation_cusparse.hpp),
 // so that the launchers themselves (kernels/cuda/*.cu) compile with a host compiler over the
 // CPU emulation and the whole CUDA backend runs, slowly and without a GPU, in
 // backend_diff_emulated_test. "Device" memory is host memory; every call completes before it
@@ -263,6 +264,53 @@ struct DeviceRadixSort {
     }
     std::copy(keys.begin(), keys.end(), keys_out);
     std::copy(values.begin(), values.end(), values_out);
+    return cudaSuccess;
+  }
+};
+
+// Each segment [begin[s], end[s]) sorted on its own (stably: it serves both cub's SortPairs and
+// its StableSortPairs* here).
+struct DeviceSegmentedSort {
+  template <class K, class V, class Offsets>
+  static cudaError_t SortPairs(void* temp, std::size_t& bytes, const K* keys_in, K* keys_out, const V* values_in,
+                               V* values_out, int64_t n, int64_t segments, Offsets begin, Offsets end,
+                               cudaStream_t = nullptr) {
+    return sort(temp, bytes, keys_in, keys_out, values_in, values_out, n, segments, begin, end, false);
+  }
+  template <class K, class V, class Offsets>
+  static cudaError_t StableSortPairsDescending(void* temp, std::size_t& bytes, const K* keys_in, K* keys_out,
+                                               const V* values_in, V* values_out, int64_t n, int64_t segments,
+                                               Offsets begin, Offsets end, cudaStream_t = nullptr) {
+    return sort(temp, bytes, keys_in, keys_out, values_in, values_out, n, segments, begin, end, true);
+  }
+
+ private:
+  template <class K, class V, class Offsets>
+  static cudaError_t sort(void* temp, std::size_t& bytes, const K* keys_in, K* keys_out, const V* values_in,
+                          V* values_out, int64_t n, int64_t segments, Offsets begin, Offsets end, bool descending) {
+    if (temp == nullptr) {
+      bytes = 1;
+      return cudaSuccess;
+    }
+    std::vector<int64_t> order;
+    for (int64_t s = 0; s < segments; ++s) {
+      const int64_t lo = begin[s];
+      const int64_t hi = end[s];
+      if (lo < 0 || hi < lo || hi > n) return cudaErrorInvalidValue;
+      order.resize(static_cast<std::size_t>(hi - lo));
+      std::iota(order.begin(), order.end(), lo);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+        return descending ? keys_in[y] < keys_in[x] : keys_in[x] < keys_in[y];
+      });
+      std::vector<K> keys(order.size());
+      std::vector<V> values(order.size());
+      for (std::size_t p = 0; p < order.size(); ++p) {
+        keys[p] = keys_in[order[p]];
+        values[p] = values_in[order[p]];
+      }
+      std::copy(keys.begin(), keys.end(), keys_out + lo);
+      std::copy(values.begin(), values.end(), values_out + lo);
+    }
     return cudaSuccess;
   }
 };

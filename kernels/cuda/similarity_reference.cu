@@ -2,10 +2,15 @@
 // SpGEMM, scores normalised by the row norms, each row of C sorted by (score desc, index asc)
 // with cub's segmented sorts, the first k positive scores kept. Slow in memory (C is formed
 // whole); used by tests and benchmarks to check and time the custom kernel.
+#ifdef COHORT_CUDA_EMULATION
+#include "kernels/cuda/cpu_emulation_cusparse.hpp"
+#else
 #include <cusparse.h>
 
-#include <algorithm>
 #include <cub/device/device_segmented_sort.cuh>
+#endif
+
+#include <algorithm>
 #include <optional>
 
 #include "kernels/cuda/cuda_ops.cuh"
