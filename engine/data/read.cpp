@@ -85,6 +85,18 @@ std::optional<Layout> detect_movielens(const std::string& path, std::string_view
   return std::nullopt;
 }
 
+// options with infer_columns resolved against the first line (see ReadOptions).
+ReadOptions with_inferred_columns(ReadOptions options, std::string_view first) {
+  if (!options.infer_columns) return options;
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  const std::string delimiter(1, options.delimiter);
+  const size_t n = text::split_fields(first, delimiter, true, fields, scratch) ? fields.size() : 0;
+  options.value_column = n >= 3 ? 2 : -1;
+  options.timestamp_column = n >= 4 ? 3 : -1;
+  return options;
+}
+
 Layout csv_layout(const ReadOptions& options) {
   COHORT_CHECK(options.delimiter != '"' && options.delimiter != '\n' && options.delimiter != '\r' &&
                    options.delimiter != '\0',
@@ -140,12 +152,12 @@ Layout choose_layout(const std::string& path, std::string_view head, const ReadO
     }
     case InputFormat::auto_detect: {
       if (auto layout = detect_movielens(path, first)) return *layout;
-      Layout layout = csv_layout(options);
+      Layout layout = csv_layout(with_inferred_columns(options, first));
       if (!layout.header && looks_like_header(first, layout)) layout.header = true;
       return layout;
     }
     default:
-      return csv_layout(options);
+      return csv_layout(with_inferred_columns(options, first));
   }
 }
 
@@ -248,6 +260,17 @@ struct Parsed {
   int64_t skipped = 0;
 };
 
+// " (the delimiter is ','; the line contains tabs)" when a line that splits into too few
+// fields holds another common delimiter; empty otherwise.
+std::string other_delimiter_hint(std::string_view line, const std::string& delimiter) {
+  static constexpr std::pair<char, const char*> kCommon[] = {{'\t', "tabs"}, {';', "';'"}, {'|', "'|'"}, {',', "','"}};
+  for (const auto& [c, name] : kCommon) {
+    if (delimiter.find(c) == std::string::npos && line.find(c) != std::string_view::npos)
+      return fmt::format(" (the delimiter is '{}'; the line contains {})", delimiter == "\t" ? "\\t" : delimiter, name);
+  }
+  return {};
+}
+
 void parse_lines(text::LineReader& reader, const std::string& path, Layout layout, bool skip_bad_lines,
                  Parsed& out) {
   const bool has_value = layout.value_column >= 0;
@@ -294,7 +317,8 @@ void parse_lines(text::LineReader& reader, const std::string& path, Layout layou
     }
     if (layout.fields == 0 && fields.size() >= needed) layout.fields = fields.size();
     if (layout.fields == 0) {
-      bad(fmt::format("expected at least {} fields, found {}", needed, fields.size()));
+      bad(fmt::format("expected at least {} fields, found {}{}", needed, fields.size(),
+                      other_delimiter_hint(line, layout.delimiter)));
       continue;
     }
     if (fields.size() != layout.fields) {

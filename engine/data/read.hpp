@@ -23,6 +23,10 @@ struct ReadOptions {
   int item_column = 1;
   int value_column = 2;
   int timestamp_column = 3;
+  // With infer_columns, the value and timestamp columns follow the field count of the first
+  // line (the header, if any): user,item -> no value (1) and no timestamp; user,item,value ->
+  // no timestamp; four or more -> value 2, timestamp 3. user_column and item_column stay.
+  bool infer_columns = false;
   bool skip_bad_lines = false;
   DuplicateRule duplicates = DuplicateRule::sum;
 };

@@ -20,7 +20,9 @@ void add_input_options(CLI::App& cmd, InputOptions& o, bool required) {
   cmd.add_option("--delimiter", o.delimiter, "field delimiter of a csv input (one character, or 'tab')")
       ->capture_default_str();
   cmd.add_flag("--header", o.header, "the csv input starts with a header line");
-  cmd.add_option("--columns", o.columns, "0-based columns of user, item, value, timestamp (-1 = absent)")
+  cmd.add_option("--columns", o.columns,
+                 "0-based columns of user, item, value, timestamp (-1 = absent); default: user,item[,value"
+                 "[,timestamp]] by the first line's field count")
       ->expected(4)
       ->delimiter(',');
   cmd.add_flag("--skip-bad-lines", o.skip_bad_lines, "count and skip malformed lines instead of failing");
@@ -45,11 +47,15 @@ LoadedData load_input(const InputOptions& o, const ProgressPrinter& printer) {
                "--delimiter must be one character or 'tab', got '{}'", o.delimiter);
   read.delimiter = o.delimiter.size() == 1 ? o.delimiter[0] : '\t';
   read.header = o.header;
-  COHORT_CHECK(o.columns.size() == 4, "--columns takes 4 numbers: user,item,value,timestamp");
-  read.user_column = o.columns[0];
-  read.item_column = o.columns[1];
-  read.value_column = o.columns[2];
-  read.timestamp_column = o.columns[3];
+  if (o.columns.empty()) {
+    read.infer_columns = true;
+  } else {
+    COHORT_CHECK(o.columns.size() == 4, "--columns takes 4 numbers: user,item,value,timestamp");
+    read.user_column = o.columns[0];
+    read.item_column = o.columns[1];
+    read.value_column = o.columns[2];
+    read.timestamp_column = o.columns[3];
+  }
   read.skip_bad_lines = o.skip_bad_lines;
   read.duplicates = parse_duplicate_rule(o.duplicates);
 

@@ -24,7 +24,7 @@ struct InputOptions {
   std::string format = "auto";
   std::string delimiter = ",";
   bool header = false;
-  std::vector<int> columns = {0, 1, 2, 3};  // user, item, value, timestamp; -1 = absent
+  std::vector<int> columns;  // user, item, value, timestamp; -1 = absent; empty: from the first line
   bool skip_bad_lines = false;
   std::string duplicates = "sum";
   int min_user_count = 1;

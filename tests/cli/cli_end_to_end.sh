@@ -62,6 +62,11 @@ expect_exit 0 "pipeline on movielens" "$cohort" pipeline --input u.data --format
   --iterations 4 --k-max 5 --out ml --quiet
 [ -s ml/groups.json ] || fail "movielens run wrote groups.json"
 
+# A plain user,item log needs no --columns: every value is 1.
+tail -n +2 gen/interactions.csv | cut -d, -f1,2 > clicks.csv
+expect_exit 0 "a user,item csv" "$cohort" prepare --input clicks.csv --out clicks.cache
+expect_stderr "read 1500 users x" "a user,item csv read whole"
+
 # Bad input: clear errors, exit code 2.
 expect_exit 2 "missing file" "$cohort" pipeline --input does-not-exist.csv --quiet
 expect_stderr "does-not-exist.csv" "missing file named"
@@ -71,6 +76,9 @@ expect_stderr "bad.csv:3" "malformed line named by file and line"
 expect_exit 0 "skip bad lines" "$cohort" prepare --input bad.csv --columns 0,1,2,-1 --skip-bad-lines --out bad.cache
 expect_stderr "1 bad lines skipped" "skipped lines counted"
 : > empty.csv
+printf 'u1\ti1\nu2\ti2\n' > plays.txt
+expect_exit 2 "tab-separated without --delimiter" "$cohort" prepare --input plays.txt --out p.cache --quiet
+expect_stderr "the line contains tabs" "the other delimiter named"
 expect_exit 2 "empty file" "$cohort" prepare --input empty.csv --out e.cache --quiet
 head -c 4096 /dev/urandom > garbage.bin
 expect_exit 2 "binary garbage" "$cohort" prepare --input garbage.bin --out g.cache --quiet

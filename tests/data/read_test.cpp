@@ -133,6 +133,49 @@ TEST(ReadInteractions, AutoDetectRecognisesAColumnNameHeader) {
   EXPECT_THAT(message, HasSubstr("interactions.csv:1: value 'rating' is not a finite number"));
 }
 
+// infer_columns (the CLI without --columns): the first line's field count says which of value
+// and timestamp the file has.
+TEST(ReadInteractions, InferredColumnsFollowTheFirstLine) {
+  TempDir dir;
+  ReadOptions options;
+  options.infer_columns = true;
+  {  // user,item: every value 1, no timestamps
+    Interactions d = read_interactions(dir.write("clicks.csv", "alice,book\nbob,film\nalice,film\n"), options);
+    EXPECT_EQ(d.user_ids, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_FALSE(d.has_timestamps());
+    EXPECT_EQ(at(d.user_items, 0, 1), 1.0f);
+  }
+  {  // user,item,value under a header of names (auto-detected)
+    Interactions d =
+        read_interactions(dir.write("rated.csv", "user,item,rating\nu1,i1,4.5\nu2,i2,3\nu1,i2,2\n"), options);
+    EXPECT_EQ(d.user_ids, (std::vector<std::string>{"u1", "u2"}));
+    EXPECT_FALSE(d.has_timestamps());
+    EXPECT_EQ(at(d.user_items, 0, 0), 4.5f);
+  }
+  {  // four fields: value and timestamp
+    Interactions d = read_interactions(dir.write("full.csv", "u1,i1,5,10\nu2,i2,3,20\n"), options);
+    EXPECT_TRUE(d.has_timestamps());
+    EXPECT_EQ(timestamp_at(d, 1, 1), 20);
+  }
+  {  // tab-separated with the delimiter given
+    ReadOptions tab = options;
+    tab.format = InputFormat::csv;
+    tab.delimiter = '\t';
+    Interactions d = read_interactions(dir.write("plays.tsv", "a\tx\t2\nb\ty\t7\n"), tab);
+    EXPECT_EQ(at(d.user_items, 1, 1), 7.0f);
+  }
+  // A later line with another field count is a bad line named by its number.
+  std::string message = error_of(
+      [&] { read_interactions(dir.write("ragged.csv", "u1,i1\nu2,i2\nu3,i3,5\n"), options); }, Status::bad_input);
+  EXPECT_THAT(message, HasSubstr("ragged.csv:3: expected 2 fields, found 3"));
+  // One field is not an interaction.
+  message = error_of([&] { read_interactions(dir.write("ids.csv", "u1\nu2\n"), options); }, Status::bad_input);
+  EXPECT_THAT(message, HasSubstr("ids.csv:1: expected at least 2 fields, found 1"));
+  // A tab-separated file read with the default ',' says what it found.
+  message = error_of([&] { read_interactions(dir.write("plays.txt", "a\tx\nb\ty\n"), options); }, Status::bad_input);
+  EXPECT_THAT(message, HasSubstr("expected at least 2 fields, found 1 (the delimiter is ','; the line contains tabs)"));
+}
+
 TEST(ReadInteractions, StringIdsInOrderOfFirstAppearanceAndRowsSorted) {
   TempDir dir;
   auto path = dir.write("log.csv", "bob,zeta,1,5\n  alice , alpha ,2,6\nbob,alpha,3,7\nbob,mid,4,8\n");
