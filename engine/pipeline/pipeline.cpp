@@ -104,6 +104,9 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
                       "only {} users are left to cluster after the split; the data set is too small",
                       warm_users.size());
   Matrix warm_points = normalized_rows(select_rows(result.embeddings.users, warm_users));
+  COHORT_CHECK(config.sweep.fixed_k <= static_cast<int64_t>(warm_users.size()),
+               "k = {} is more than the {} users to group (warm users with training interactions after the split)",
+               config.sweep.fixed_k, warm_users.size());
   SweepConfig sweep_config = config.sweep;
   sweep_config.k_max = static_cast<int>(std::min<int64_t>(sweep_config.k_max, static_cast<int64_t>(warm_users.size()) - 1));
   sweep_config.k_min = std::min(sweep_config.k_min, sweep_config.k_max);

@@ -88,6 +88,8 @@ cp gen/data.cache corrupt.cache && printf '\xff\xff\xff\xff' | dd of=corrupt.cac
 expect_exit 2 "corrupted cache" "$cohort" evaluate --input corrupt.cache --quiet
 expect_exit 2 "unknown option" "$cohort" pipeline --no-such-option
 expect_exit 2 "bad --k" "$cohort" pipeline --input gen/interactions.csv --header --k zero --quiet
+expect_exit 2 "--k above the users" "$cohort" pipeline --input gen/interactions.csv --header --k 5000 --iterations 1 --quiet
+expect_stderr "k = 5000 is more than the" "--k above the users explained"
 
 if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "cli end to end: all checks passed"
