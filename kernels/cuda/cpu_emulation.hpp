@@ -91,6 +91,7 @@ namespace cohort::cuda_emulation {
 struct Fiber {
   unsigned char* stack = nullptr;  // kFiberStackBytes from stack_pool()
   Wait wait = Wait::none;
+  uint64_t exchanges = 0;  // shuffles and ballots so far; the parity picks the slot array
 #ifdef COHORT_EMULATION_STACK_SWITCH
   void* sp = nullptr;
 #else
@@ -98,9 +99,16 @@ struct Fiber {
 #endif
 };
 
+// What the lanes of a warp publish in one shuffle or ballot, with the number of the exchange
+// each lane last published in (a lane that has returned keeps an old number).
+struct WarpSlots {
+  std::array<uint64_t, 32> value{};
+  std::array<uint64_t, 32> exchange{};
+};
+
 struct BlockState {
   std::vector<Fiber> fibers;
-  std::vector<std::array<uint64_t, 32>> warp_slots;
+  std::vector<WarpSlots> warp_slots;  // two per warp, used in turn
   std::vector<unsigned char> dynamic_shared;
   int current = 0;
   void (*run)(void*) = nullptr;  // the kernel with its arguments
@@ -128,19 +136,31 @@ inline void wait_at(Wait kind) {
 #endif
 }
 
+// Every live lane of the warp publishes v; returns the warp's slots once all have. One warp
+// barrier per call: consecutive calls alternate between two slot arrays, so a lane that runs
+// ahead writes into the array the others are not reading; by the time it comes back to the
+// first, every lane has passed the barrier of the call in between and so has finished reading.
+template <class T>
+const WarpSlots& publish(T v) {
+  static_assert(sizeof(T) <= sizeof(uint64_t), "shuffle of a type wider than 64 bits");
+  BlockState& b = *current_block;
+  Fiber& self = b.fibers[static_cast<std::size_t>(b.current)];
+  auto& slots = b.warp_slots[static_cast<std::size_t>(2 * (b.current / 32) + (self.exchanges & 1))];
+  const auto lane = static_cast<std::size_t>(lane_id());
+  slots.value[lane] = 0;
+  std::memcpy(&slots.value[lane], &v, sizeof(T));
+  slots.exchange[lane] = self.exchanges++;
+  wait_at(Wait::warp);
+  return slots;
+}
+
 // Every lane publishes v, then reads the value of lane src(lane) (its own when out of range).
 template <class T, class Src>
 T exchange(T v, Src src) {
-  static_assert(sizeof(T) <= sizeof(uint64_t), "shuffle of a type wider than 64 bits");
-  BlockState& b = *current_block;
-  auto& slots = b.warp_slots[static_cast<std::size_t>(b.current / 32)];
-  const int lane = lane_id();
-  std::memcpy(&slots[static_cast<std::size_t>(lane)], &v, sizeof(T));
-  wait_at(Wait::warp);
-  const int from = src(lane);
+  const auto& slots = publish(v);
+  const int from = src(lane_id());
   T out = v;
-  if (from >= 0 && from < 32) std::memcpy(&out, &slots[static_cast<std::size_t>(from)], sizeof(T));
-  wait_at(Wait::warp);
+  if (from >= 0 && from < 32) std::memcpy(&out, &slots.value[static_cast<std::size_t>(from)], sizeof(T));
   return out;
 }
 
@@ -172,12 +192,14 @@ template <class T>
 T __shfl_up_sync(unsigned, T v, unsigned delta, int = 32) {
   return cohort::cuda_emulation::exchange(v, [&](int lane) { return lane - static_cast<int>(delta); });
 }
+// Lanes that did not take part (returned, or beyond the block) vote 0, as inactive lanes do.
 inline unsigned __ballot_sync(unsigned, int predicate) {
+  using cohort::cuda_emulation::current_block;
+  const uint64_t exchange = current_block->fibers[static_cast<std::size_t>(current_block->current)].exchanges;
+  const auto& slots = cohort::cuda_emulation::publish(predicate != 0 ? 1 : 0);
   unsigned bits = 0;
-  for (int src = 0; src < 32; ++src) {
-    const int p = cohort::cuda_emulation::exchange(predicate, [&](int) { return src; });
-    if (p != 0) bits |= 1u << src;
-  }
+  for (std::size_t l = 0; l < 32; ++l)
+    if (slots.exchange[l] == exchange && slots.value[l] != 0) bits |= 1u << l;
   return bits;
 }
 
@@ -272,6 +294,7 @@ inline void fiber_main() {
 // fiber_main as the return address, at the alignment of a function entry.
 inline void prepare_fiber(BlockState&, Fiber& f) {
   f.wait = Wait::none;
+  f.exchanges = 0;
   const uintptr_t top = reinterpret_cast<uintptr_t>(f.stack + kFiberStackBytes) & ~uintptr_t{15};
   void** sp = reinterpret_cast<void**>(top) - 8;
   for (int r = 0; r < 6; ++r) sp[r] = nullptr;
@@ -285,6 +308,7 @@ inline void resume(BlockState& state, Fiber& f) { cohort_emulation_switch(&state
 // live in no frame that they resume.
 [[gnu::noinline]] inline void prepare_fiber(BlockState& state, Fiber& f) {
   f.wait = Wait::none;
+  f.exchanges = 0;
   getcontext(&f.context);
   f.context.uc_stack.ss_sp = f.stack;
   f.context.uc_stack.ss_size = kFiberStackBytes;
@@ -379,7 +403,7 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
   BlockState state;
   state.fibers.resize(static_cast<std::size_t>(threads));
   for (std::size_t t = 0; t < state.fibers.size(); ++t) state.fibers[t].stack = fiber_stack(t);
-  state.warp_slots.resize(static_cast<std::size_t>((threads + 31) / 32));
+  state.warp_slots.resize(static_cast<std::size_t>(2 * ((threads + 31) / 32)));
   state.dynamic_shared.resize(shared_bytes + 16);
   current_block = &state;
   auto run = [&] { kernel(args...); };
@@ -394,6 +418,8 @@ void launch(dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel, Args
     blockIdx = dim3(static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),
                     static_cast<unsigned>(b / (int64_t{grid.x} * grid.y)));
     std::fill(state.dynamic_shared.begin(), state.dynamic_shared.end(), static_cast<unsigned char>(0xff));
+    // Exchange numbers restart with each block's fibers; an old block's slots must not match.
+    std::fill(state.warp_slots.begin(), state.warp_slots.end(), WarpSlots{});
     for (Fiber& f : state.fibers) prepare_fiber(state, f);
     for (;;) {
       // Run every runnable thread, in the chosen order, up to its next barrier or its end.

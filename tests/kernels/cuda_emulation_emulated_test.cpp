@@ -91,6 +91,21 @@ TEST(CudaEmulation, ReturnedThreadsLeaveTheBarriers) {
   for (int t = 40; t < 64; ++t) EXPECT_EQ(out[t], -1);
 }
 
+// Lanes that returned take no part in a later ballot: they vote 0, whatever they voted before
+// (two ballots by all lanes first, so their old votes sit in both slot arrays).
+__global__ void ballot_after_return_kernel(unsigned* out) {
+  const unsigned first = __ballot_sync(0xffffffffu, 1);
+  const unsigned second = __ballot_sync(0xffffffffu, 1);
+  if (threadIdx.x >= 20) return;
+  out[threadIdx.x] = first == 0xffffffffu && second == 0xffffffffu ? __ballot_sync(0xfffffu, 1) : 0u;
+}
+
+TEST(CudaEmulation, ReturnedLanesVoteZero) {
+  std::vector<unsigned> out(32, 0);
+  emu::launch(dim3(1), dim3(32), 0, ballot_after_return_kernel, out.data());
+  for (int t = 0; t < 20; ++t) EXPECT_EQ(out[t], 0xfffffu) << t;
+}
+
 __global__ void unwritten_shared_kernel(float* out) {
   COHORT_DYNAMIC_SHARED(float, buffer);
   out[threadIdx.x] = buffer[threadIdx.x];
