@@ -67,6 +67,7 @@ __device__ inline double block_sum_double(double v, double* shared) {
 // out[0..8) = src[0..8); src is 16-byte aligned (two 128-bit loads on the GPU).
 __device__ __forceinline__ void load8_aligned(const float* src, float* out) {
 #ifdef COHORT_CUDA_EMULATION
+  COHORT_DEVICE_ASSERT(reinterpret_cast<uintptr_t>(src) % 16 == 0);
   for (int k = 0; k < 8; ++k) out[k] = src[k];
 #else
   const float4 a = reinterpret_cast<const float4*>(src)[0];
@@ -85,6 +86,7 @@ __device__ __forceinline__ void load8_aligned(const float* src, float* out) {
 // out[0..4) = src[0..4); src is 16-byte aligned (one 128-bit load on the GPU).
 __device__ __forceinline__ void load4_aligned(const float* src, float* out) {
 #ifdef COHORT_CUDA_EMULATION
+  COHORT_DEVICE_ASSERT(reinterpret_cast<uintptr_t>(src) % 16 == 0);
   for (int k = 0; k < 4; ++k) out[k] = src[k];
 #else
   const float4 a = *reinterpret_cast<const float4*>(src);

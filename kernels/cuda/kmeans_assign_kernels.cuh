@@ -12,6 +12,15 @@
 // 4 slots per row, and one thread per (row, problem) then merges the lanes of that problem in
 // slot order, carrying a large problem's running result from chunk to chunk in registers.
 // Ties keep the lowest centroid index; an equal distance still becomes the second.
+//
+// Shared-memory strides are padded against bank conflicts. Staging writes column k of a row
+// (or centroid) at k * stride: with stride 128 or 64 the 32 lanes of a warp all hit one bank
+// (32-way); with 132 and 68 they spread over 8 banks (4-way), and the rows stay 16-byte
+// aligned for the 128-bit loads of the inner loop. The merge reads each row's partials at
+// row * stride: 16 put a warp on 2 banks (16-way), 17 on all 32. By count of shared-memory
+// wavefronts per 64-slot chunk at d = 64 (one block, 8 warps): staging 4096 -> 512, merge
+// reads ~3072 -> ~192, against the inner loop's 2048; the FMAs take 4096 issue cycles, so the
+// unpadded kernel was bound by shared memory, not arithmetic.
 #pragma once
 
 #include <algorithm>
@@ -29,7 +38,10 @@ constexpr int kSlotsPerThread = 4;
 constexpr int kSlotLanes = kAssignSlots / kSlotsPerThread;                    // 16
 constexpr int kAssignThreads = (kAssignRows / kRowsPerThread) * kSlotLanes;  // 256
 constexpr int kFusedMaxDims = 192;
-constexpr int kPartialFloats = 3 * kAssignRows * kSlotLanes;  // best, second, slot per (row, lane)
+constexpr int kRowStride = kAssignRows + 4;   // xs: [d][kRowStride]
+constexpr int kSlotStride = kAssignSlots + 4;  // cs: [d][kSlotStride]
+constexpr int kLaneStride = kSlotLanes + 1;    // partials: [kAssignRows][kLaneStride]
+constexpr int kPartialFloats = 3 * kAssignRows * kLaneStride;  // best, second, slot per (row, lane)
 
 // One problem's slots within a chunk.
 struct AssignSegment {
@@ -83,8 +95,8 @@ inline AssignPlan plan_assign(const int64_t* k_offsets, int num_problems) {
 }
 
 inline int64_t fused_assign_shared_bytes(int d) {
-  const int64_t centroid_area = std::max<int64_t>(int64_t{d} * kAssignSlots, kPartialFloats);
-  return (int64_t{d} * kAssignRows + centroid_area + kAssignRows + kAssignSlots) * int64_t{sizeof(float)};
+  const int64_t centroid_area = std::max<int64_t>(int64_t{d} * kSlotStride, kPartialFloats);
+  return (int64_t{d} * kRowStride + centroid_area + kAssignRows + kAssignSlots) * int64_t{sizeof(float)};
 }
 
 // The nearest and second nearest of two candidates lists, `later` after `earlier` in centroid
@@ -111,14 +123,14 @@ __global__ void __launch_bounds__(kAssignThreads)
                         const AssignSegment* segments, const int32_t* chunk_segments, int chunks, int32_t* labels,
                         float* best_dist, float* second_dist) {
   COHORT_DYNAMIC_SHARED(float, shared);
-  float* xs = shared;                                   // [d][kAssignRows]
-  float* cs = xs + d * kAssignRows;                     // [d][kAssignSlots]; then the partials
-  const int centroid_area = max(d * kAssignSlots, kPartialFloats);
+  float* xs = shared;                                   // [d][kRowStride]
+  float* cs = xs + d * kRowStride;                      // [d][kSlotStride]; then the partials
+  const int centroid_area = max(d * kSlotStride, kPartialFloats);
   float* xsq = cs + centroid_area;                      // [kAssignRows]
   float* csq = xsq + kAssignRows;                       // [kAssignSlots]
-  float* part_best = cs;                                // [kAssignRows][kSlotLanes]
-  float* part_second = cs + kAssignRows * kSlotLanes;
-  int32_t* part_slot = reinterpret_cast<int32_t*>(cs + 2 * kAssignRows * kSlotLanes);
+  float* part_best = cs;                                // [kAssignRows][kLaneStride]
+  float* part_second = cs + kAssignRows * kLaneStride;
+  int32_t* part_slot = reinterpret_cast<int32_t*>(cs + 2 * kAssignRows * kLaneStride);
 
   const int t = static_cast<int>(threadIdx.x);
   const int lane = t % kSlotLanes;  // slots lane*4 ..
@@ -128,7 +140,7 @@ __global__ void __launch_bounds__(kAssignThreads)
   for (int e = t; e < kAssignRows * d; e += blockDim.x) {
     const int r = e / d;
     const int k = e - r * d;
-    xs[k * kAssignRows + r] = row0 + r < n ? x[(row0 + r) * ld + k] : 0.0f;
+    xs[k * kRowStride + r] = row0 + r < n ? x[(row0 + r) * ld + k] : 0.0f;
   }
   for (int r = t; r < kAssignRows; r += blockDim.x) xsq[r] = row0 + r < n ? x_sq[row0 + r] : 0.0f;
 
@@ -142,7 +154,7 @@ __global__ void __launch_bounds__(kAssignThreads)
       const int s = e / d;
       const int k = e - s * d;
       const int32_t g = slots[s];
-      cs[k * kAssignSlots + s] = g >= 0 ? centroids[g * c_ld + k] : 0.0f;
+      cs[k * kSlotStride + s] = g >= 0 ? centroids[g * c_ld + k] : 0.0f;
     }
     for (int s = t; s < kAssignSlots; s += blockDim.x) csq[s] = slots[s] >= 0 ? c_sq[slots[s]] : INFINITY;
     __syncthreads();
@@ -156,8 +168,8 @@ __global__ void __launch_bounds__(kAssignThreads)
     for (int k = 0; k < d; ++k) {
       float xv[kRowsPerThread];
       float cv[kSlotsPerThread];
-      load8_aligned(xs + k * kAssignRows + group * kRowsPerThread, xv);
-      load4_aligned(cs + k * kAssignSlots + lane * kSlotsPerThread, cv);
+      load8_aligned(xs + k * kRowStride + group * kRowsPerThread, xv);
+      load4_aligned(cs + k * kSlotStride + lane * kSlotsPerThread, cv);
       COHORT_UNROLL
       for (int r = 0; r < kRowsPerThread; ++r) {
         COHORT_UNROLL
@@ -184,9 +196,9 @@ __global__ void __launch_bounds__(kAssignThreads)
           second = dist;
         }
       }
-      part_best[row * kSlotLanes + lane] = best;
-      part_second[row * kSlotLanes + lane] = second;
-      part_slot[row * kSlotLanes + lane] = slot;
+      part_best[row * kLaneStride + lane] = best;
+      part_second[row * kLaneStride + lane] = second;
+      part_slot[row * kLaneStride + lane] = slot;
     }
     __syncthreads();
 
@@ -196,7 +208,7 @@ __global__ void __launch_bounds__(kAssignThreads)
       const AssignSegment seg = segments[sg];
       Nearest here = seg.first ? Nearest{INFINITY, INFINITY, -1} : running;
       for (int l = seg.slot_begin / kSlotsPerThread; l < seg.slot_end / kSlotsPerThread; ++l) {
-        const int p = merge_row * kSlotLanes + l;
+        const int p = merge_row * kLaneStride + l;
         const int32_t s = part_slot[p];
         merge_later(here, part_best[p], part_second[p], s >= 0 ? slots[s] : -1);
       }

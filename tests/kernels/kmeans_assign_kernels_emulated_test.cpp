@@ -140,7 +140,8 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, FusedAssignEmulated,
     ::testing::Values(Case{"sweep", 300, 13, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}},
                       Case{"single_k1", 130, 8, {1}}, Case{"mixed", 257, 21, {1, 5, 64, 3, 65, 2, 130, 7}},
-                      Case{"wide_d", 140, 70, {9, 64, 33}}),
+                      Case{"wide_d", 140, 70, {9, 64, 33}},
+                      Case{"widest_fused_d", 140, 192, {5, 70}}),  // kFusedMaxDims: the most shared memory
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(FusedAssignEmulatedTies, DuplicatedCentroidsKeepTheLowerIndex) {
