@@ -44,8 +44,9 @@ PipelineResult run_on(Backend& backend, const std::string& backend_name, const s
   config.embed.model = parse_model_kind(model);
   config.embed.factors = 24;  // not a multiple of 32
   config.embed.iterations = model == "bpr" ? 20 : 8;
-  // The Cholesky solve: the emulation runs it far faster than conjugate gradient, whose warp
-  // shuffles each switch 32 fibers (backend_diff_emulated_test covers both solvers).
+  // The Cholesky solve: conjugate gradient takes about 4x as long on the emulation (30 s for
+  // the iALS run; its block sums and shuffles switch every fiber of the block many times per
+  // row). backend_diff_emulated_test covers both solvers.
   config.embed.solver = SolverKind::cholesky;
   config.sweep.k_min = 2;
   config.sweep.k_max = 8;
