@@ -152,6 +152,9 @@ std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::
   sniff(reader, path, "truth");
   const auto index = index_of(user_ids);
   std::vector<int32_t> groups(user_ids.size(), -1);
+  int64_t listed = 0;
+  int64_t known = 0;
+  std::string first_unknown;
   bool first = true;
   std::vector<std::string_view> fields;
   std::string scratch;
@@ -169,12 +172,23 @@ std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::
     if (header) continue;
     if (fields[0].empty()) bad("empty user id");
     if (!numeric || group < 0) bad(fmt::format("group '{}' is not a non-negative integer", text::excerpt(fields[1])));
+    ++listed;
     auto it = index.find(fields[0]);
-    if (it == index.end()) continue;
+    if (it == index.end()) {
+      if (first_unknown.empty()) first_unknown = text::excerpt(fields[0]);
+      continue;
+    }
+    ++known;
     int32_t& slot = groups[static_cast<size_t>(it->second)];
     if (slot >= 0 && slot != group) bad(fmt::format("user '{}' was given group {} earlier", fields[0], slot));
     slot = group;
   }
+  // Scores against no known group would read as a perfect match: refuse instead.
+  COHORT_CHECK_STATUS(listed > 0, Status::bad_input, "'{}' lists no users (expected user_id,group lines)", path);
+  COHORT_CHECK_STATUS(known > 0, Status::bad_input,
+                      "'{}': none of its {} users is in the interaction data (the first is '{}'); user ids must "
+                      "be spelled as in the interactions",
+                      path, listed, first_unknown);
   return groups;
 }
 

@@ -20,7 +20,8 @@ struct ItemCatalog {
 ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::string>& item_ids);
 
 // Reads "user_id,group" lines (header optional) into a group per user index; users missing
-// from the file get -1. Error(bad_input) for malformed lines.
+// from the file get -1, and its users missing from user_ids are ignored. Error(bad_input) for
+// malformed lines, and for a file that lists no user or none of user_ids.
 std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::string>& user_ids);
 
 }  // namespace cohort

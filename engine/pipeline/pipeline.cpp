@@ -212,6 +212,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   if (!truth.empty()) {
     m["groups"]["ari"] = adjusted_rand_index(groups.assignment, truth);
     m["groups"]["nmi"] = normalized_mutual_info(groups.assignment, truth);
+    m["groups"]["truth_users"] = std::count_if(truth.begin(), truth.end(), [](int32_t g) { return g >= 0; });
   }
   m["recommendation"] = {{"warm", warm_eval.metrics}, {"cold_start", cold_json}, {"per_group", per_group}};
 

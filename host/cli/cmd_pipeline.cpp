@@ -49,7 +49,8 @@ void print_summary(const nlohmann::json& m, const std::string& out_dir, bool all
               d["skipped_lines"].get<long long>());
   std::string truth;
   if (g.contains("ari"))
-    truth = fmt::format(", ARI {:.3f}, NMI {:.3f} against the known groups", g["ari"].get<double>(), g["nmi"].get<double>());
+    truth = fmt::format(", ARI {:.3f}, NMI {:.3f} against the known groups of {} users", g["ari"].get<double>(),
+                        g["nmi"].get<double>(), g["truth_users"].get<long long>());
   std::printf("groups:  k = %d, silhouette %.3f, Davies-Bouldin %.3f%s\n", g["k"].get<int>(),
               g["silhouette"].get<double>(), g["davies_bouldin"].get<double>(), truth.c_str());
   const std::vector<std::string> recs = {"popularity", model, "group", "blend", "item_knn"};

@@ -114,6 +114,13 @@ TEST(ReadTruth, MalformedLinesNameFileAndLine) {
               HasSubstr("truth2.csv:3: group 'two' is not a non-negative integer"));
   auto negative = dir.write("truth3.csv", "u0,-1\n");
   EXPECT_THAT(error_of([&] { read_truth(negative, {"u0"}); }, Status::bad_input), HasSubstr("truth3.csv:1:"));
+  // Ids spelled otherwise than in the interactions: no user is known, and ARI against that would
+  // read 1.0.
+  auto strangers = dir.write("truth5.csv", "user_id,group\n1,0\n2,1\n");
+  EXPECT_THAT(error_of([&] { read_truth(strangers, {"u1", "u2"}); }, Status::bad_input),
+              HasSubstr("'" + strangers + "': none of its 2 users is in the interaction data (the first is '1')"));
+  auto header_only = dir.write("truth6.csv", "user_id,group\n");
+  EXPECT_THAT(error_of([&] { read_truth(header_only, {"u1"}); }, Status::bad_input), HasSubstr("lists no users"));
   auto conflict = dir.write("truth4.csv", "u0,1\nu0,2\n");
   EXPECT_THAT(error_of([&] { read_truth(conflict, {"u0"}); }, Status::bad_input),
               HasSubstr("truth4.csv:2: user 'u0' was given group 1 earlier"));

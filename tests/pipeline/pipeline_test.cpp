@@ -78,8 +78,10 @@ TEST_F(PipelineEndToEnd, MetricsJsonHasEveryKeyOfTheProtocol) {
     EXPECT_TRUE(m.contains(key)) << key;
   for (const char* key : {"users", "items", "interactions", "skipped_lines"}) EXPECT_TRUE(m["dataset"].contains(key)) << key;
   for (const char* key : {"backend", "model", "factors", "seed"}) EXPECT_TRUE(m["config"].contains(key)) << key;
-  for (const char* key : {"k", "silhouette", "davies_bouldin", "inertia", "sizes", "k_scores", "ari", "nmi"})
+  for (const char* key : {"k", "silhouette", "davies_bouldin", "inertia", "sizes", "k_scores", "ari", "nmi", "truth_users"})
     EXPECT_TRUE(m["groups"].contains(key)) << key;
+  // How many users the ARI and NMI were measured on: every generated user has a planted group.
+  EXPECT_EQ(m["groups"]["truth_users"].get<int64_t>(), static_cast<int64_t>(data_->truth.size()));
   for (const char* key : {"load", "train", "groups", "evaluate", "total"}) EXPECT_TRUE(m["timings_s"].contains(key)) << key;
   const auto& rec = m["recommendation"];
   for (const char* r : {"popularity", "als", "group", "blend"}) {
