@@ -92,6 +92,9 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
   catalog.tags.resize(item_ids.size());
 
   bool header_pending = format == CatalogFormat::movies_csv || format == CatalogFormat::items_csv;
+  int64_t listed = 0;
+  int64_t known = 0;
+  std::string first_unknown;
   std::vector<std::string_view> fields;
   std::string scratch;
   std::string_view line;
@@ -139,11 +142,21 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
       }
     }
     if (id.empty()) bad("empty item id");
+    ++listed;
     auto it = index.find(id);
-    if (it == index.end()) continue;
+    if (it == index.end()) {
+      if (first_unknown.empty()) first_unknown = text::excerpt(id);
+      continue;
+    }
+    ++known;
     catalog.titles[static_cast<size_t>(it->second)] = std::move(title);
     catalog.tags[static_cast<size_t>(it->second)] = std::move(tags);
   }
+  // A catalogue that names none of the items would leave every group unexplained, silently.
+  COHORT_CHECK_STATUS(listed == 0 || known > 0, Status::bad_input,
+                      "'{}': none of its {} items is in the interaction data (the first is '{}'); item ids must "
+                      "be spelled as in the interactions",
+                      path, listed, first_unknown);
   return catalog;
 }
 

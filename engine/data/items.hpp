@@ -16,7 +16,9 @@ struct ItemCatalog {
 // Reads MovieLens u.item ('|', 19 genre flags), movies.dat ('::', genres split by '|'),
 // movies.csv (movieId,title,genres with quoted titles) or a generic items.csv
 // (id,title,tags with tags split by '|', header line "item_id,title,tags"), picked by content.
-// item_ids: the Interactions' item ids. Malformed lines: Error(bad_input) with file and line.
+// item_ids: the Interactions' item ids; the file's other items are ignored. Malformed lines:
+// Error(bad_input) with file and line; a file that names items but none of item_ids:
+// Error(bad_input).
 ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::string>& item_ids);
 
 // Reads "user_id,group" lines (header optional) into a group per user index; users missing

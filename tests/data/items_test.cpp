@@ -85,6 +85,16 @@ TEST(ReadItemCatalog, MalformedLinesNameFileAndLine) {
               HasSubstr("items.csv:2: empty item id"));
 }
 
+// Items of the catalogue that the data lacks are ignored; a catalogue that names none of the
+// data's items is an error (every group would go unexplained, silently).
+TEST(ReadItemCatalog, NoItemOfTheDataIsAnError) {
+  TempDir dir;
+  auto path = dir.write("items.csv", "item_id,title,tags\n1,A,x\n2,B,y\n");
+  EXPECT_EQ(read_item_catalog(path, {"2", "9"}).titles, (std::vector<std::string>{"B", ""}));
+  EXPECT_THAT(error_of([&] { read_item_catalog(path, {"i1", "i2"}); }, Status::bad_input),
+              HasSubstr("none of its 2 items is in the interaction data (the first is '1')"));
+}
+
 TEST(ReadItemCatalog, UnrecognisedEmptyMissing) {
   TempDir dir;
   auto other = dir.write("other.txt", "just some words\n");
