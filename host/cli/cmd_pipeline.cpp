@@ -68,9 +68,20 @@ void print_summary(const nlohmann::json& m, const std::string& out_dir, bool all
     std::printf("%s\n", line.c_str());
   };
   const auto& rec = m["recommendation"];
-  row("warm users", rec["warm"]);
-  for (const char* n : {"1", "3", "5"})
-    if (rec["cold_start"].contains(n)) row(fmt::format("cold start, {} seen", n), rec["cold_start"][n]);
+  // A set with no users averages to zeros; say that there was nothing to measure instead.
+  if (d.value("warm_test_users", int64_t{0}) > 0)
+    row("warm users", rec["warm"]);
+  else
+    std::printf("%-22s none held out: no user has the 2 interactions that holding one out needs\n", "warm users");
+  bool any_cold = false;
+  for (const char* n : {"1", "3", "5"}) {
+    if (!rec["cold_start"].contains(n)) continue;
+    row(fmt::format("cold start, {} seen", n), rec["cold_start"][n]);
+    any_cold = true;
+  }
+  if (!any_cold)
+    std::printf("%-22s none held out: cold-start users are drawn from users with %d or more interactions\n",
+                "cold start", SplitOptions{}.cold_min_interactions);
   const auto& t = m["timings_s"];
   std::printf("time:    load %.1fs, train %.1fs, groups %.1fs, evaluate %.1fs, total %.1fs\n", t["load"].get<double>(),
               t["train"].get<double>(), t["groups"].get<double>(), t["evaluate"].get<double>(), t["total"].get<double>());

@@ -67,6 +67,13 @@ tail -n +2 gen/interactions.csv | cut -d, -f1,2 > clicks.csv
 expect_exit 0 "a user,item csv" "$cohort" prepare --input clicks.csv --out clicks.cache
 expect_stderr "read 1500 users x" "a user,item csv read whole"
 
+# One interaction per user: nothing can be held out, and the summary says so (not a row of zeros).
+for u in $(seq 1 40); do echo "u$u,i$((u % 7))"; done > single.csv
+expect_exit 0 "one interaction per user" "$cohort" pipeline --input single.csv --k 3 --factors 4 --iterations 2 \
+  --out single --quiet
+grep -q "^warm users *none held out" out.txt || { fail "no warm test users reported as none"; cat out.txt; }
+grep -q "^cold start *none held out" out.txt || { fail "no cold-start users reported as none"; cat out.txt; }
+
 # Bad input: clear errors, exit code 2.
 expect_exit 2 "missing file" "$cohort" pipeline --input does-not-exist.csv --quiet
 expect_stderr "does-not-exist.csv" "missing file named"
