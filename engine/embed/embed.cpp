@@ -171,6 +171,21 @@ const char* model_kind_name(ModelKind kind) {
   return "unknown";
 }
 
+void check_values_for_model(const Interactions& data, const EmbedConfig& config) {
+  if (config.model != ModelKind::als) return;
+  const Csr& m = data.user_items;
+  for (int64_t u = 0; u < m.rows; ++u) {
+    for (int64_t p = m.indptr[u]; p < m.indptr[u + 1]; ++p) {
+      COHORT_CHECK_STATUS(m.values[p] >= 0.0f, Status::bad_input,
+                          "user '{}' has item '{}' with value {}: the implicit ALS model (als) reads values as "
+                          "counts or strengths, which cannot be negative; signed ratings need the explicit model "
+                          "(mf), or shift or drop the negative values",
+                          data.user_ids[static_cast<size_t>(u)], data.item_ids[static_cast<size_t>(m.indices[p])],
+                          m.values[p]);
+    }
+  }
+}
+
 Csr als_weights(const Csr& raw, const EmbedConfig& config) {
   COHORT_CHECK(config.alpha >= 0.0f && std::isfinite(config.alpha), "als_weights: alpha must be finite and >= 0, got {}",
                config.alpha);

@@ -6,6 +6,7 @@
 
 #include "engine/context.hpp"
 #include "engine/data/csr.hpp"
+#include "engine/data/interactions.hpp"
 #include "kernels/backend.hpp"
 
 namespace cohort {
@@ -34,6 +35,11 @@ struct Embeddings {
   Matrix items;  // items x factors
   double final_loss = -1.0;  // last computed loss; -1 when not computed
 };
+
+// Error(bad_input) naming the user, the item and the value when `data` holds a value the
+// model cannot take: implicit ALS reads values as counts or strengths, never negative. Call
+// before splitting or training, where the ids are still at hand.
+void check_values_for_model(const Interactions& data, const EmbedConfig& config);
 
 // Trains on `train` (users x items, raw values: counts/ratings; the trainer applies the
 // model's weighting). Factors are initialised on the host from ctx.seed, so every backend

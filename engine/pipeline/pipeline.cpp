@@ -85,6 +85,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
                "truth has {} users, the data {}", truth.size(), data.users());
   PipelineResult result;
   nlohmann::json timings;
+  check_values_for_model(data, config.embed);
 
   // Train on the warm users' training interactions.
   auto phase = Clock::now();

@@ -53,6 +53,7 @@ cohort_status cohort_model_train(cohort_context* context, const cohort_dataset* 
     COHORT_CHECK(data.nnz() > 0, "dataset has no interactions");
     auto model = std::make_unique<cohort_model>();
     model->config = to_embed_config(config, "config");
+    check_values_for_model(data, model->config);
     model->embeddings = train_embeddings(ctx.engine(), data.user_items, model->config);
     model->user_ids = data.user_ids;
     model->item_ids = data.item_ids;

@@ -71,6 +71,7 @@ void add_train_command(CLI::App& app) {
     Runtime runtime(o->run);
     LoadedData loaded = load_input(o->input, runtime.printer());
     const EmbedConfig config = to_embed_config(o->model);
+    check_values_for_model(loaded.data, config);
     Embeddings embeddings = train_embeddings(runtime.context(), loaded.data.user_items, config);
     Groups no_groups;
     no_groups.assignment.assign(static_cast<size_t>(loaded.data.users()), -1);

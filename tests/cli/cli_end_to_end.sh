@@ -89,6 +89,9 @@ expect_stderr "the line contains tabs" "the other delimiter named"
 expect_exit 2 "empty file" "$cohort" prepare --input empty.csv --out e.cache --quiet
 head -c 4096 /dev/urandom > garbage.bin
 expect_exit 2 "binary garbage" "$cohort" prepare --input garbage.bin --out g.cache --quiet
+printf 'u1,i1,3\nu1,i2,-1\nu2,i1,2\nu2,i2,1\n' > signed.csv
+expect_exit 2 "negative values under implicit ALS" "$cohort" train --input signed.csv --quiet --out signed
+expect_stderr "user 'u1' has item 'i2' with value -1" "the negative value named by user and item"
 printf 'u1,i1,1\nu1,i2,1\n' > one_user.csv
 expect_exit 2 "a single user" "$cohort" prepare --input one_user.csv --columns 0,1,2,-1 --out o.cache --quiet
 cp gen/data.cache corrupt.cache && printf '\xff\xff\xff\xff' | dd of=corrupt.cache bs=1 seek=200 conv=notrunc 2>/dev/null
