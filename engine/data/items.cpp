@@ -81,6 +81,30 @@ std::vector<std::string> split_tags(std::string_view s) {
   }
 }
 
+// How many of a side file's ids the interaction data knows. A file that names ids but none of
+// the data's (spelled otherwise: "1" for "u00001") would pass silently and leave every group
+// unexplained or every user without a known group: require() refuses it.
+class IdMatches {
+ public:
+  void add(std::string_view id, bool known) {
+    ++listed_;
+    known_ += known;
+    if (!known && first_unknown_.empty()) first_unknown_ = text::excerpt(id);
+  }
+  int64_t listed() const { return listed_; }
+  void require(const std::string& path, const char* what) const {
+    COHORT_CHECK_STATUS(listed_ == 0 || known_ > 0, Status::bad_input,
+                        "'{}': none of its {} {} is in the interaction data (the first is '{}'); ids must be "
+                        "spelled as in the interactions",
+                        path, listed_, what, first_unknown_);
+  }
+
+ private:
+  int64_t listed_ = 0;
+  int64_t known_ = 0;
+  std::string first_unknown_;
+};
+
 }  // namespace
 
 ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::string>& item_ids) {
@@ -92,9 +116,7 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
   catalog.tags.resize(item_ids.size());
 
   bool header_pending = format == CatalogFormat::movies_csv || format == CatalogFormat::items_csv;
-  int64_t listed = 0;
-  int64_t known = 0;
-  std::string first_unknown;
+  IdMatches matches;
   std::vector<std::string_view> fields;
   std::string scratch;
   std::string_view line;
@@ -142,21 +164,13 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
       }
     }
     if (id.empty()) bad("empty item id");
-    ++listed;
     auto it = index.find(id);
-    if (it == index.end()) {
-      if (first_unknown.empty()) first_unknown = text::excerpt(id);
-      continue;
-    }
-    ++known;
+    matches.add(id, it != index.end());
+    if (it == index.end()) continue;
     catalog.titles[static_cast<size_t>(it->second)] = std::move(title);
     catalog.tags[static_cast<size_t>(it->second)] = std::move(tags);
   }
-  // A catalogue that names none of the items would leave every group unexplained, silently.
-  COHORT_CHECK_STATUS(listed == 0 || known > 0, Status::bad_input,
-                      "'{}': none of its {} items is in the interaction data (the first is '{}'); item ids must "
-                      "be spelled as in the interactions",
-                      path, listed, first_unknown);
+  matches.require(path, "items");
   return catalog;
 }
 
@@ -165,9 +179,7 @@ std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::
   sniff(reader, path, "truth");
   const auto index = index_of(user_ids);
   std::vector<int32_t> groups(user_ids.size(), -1);
-  int64_t listed = 0;
-  int64_t known = 0;
-  std::string first_unknown;
+  IdMatches matches;
   bool first = true;
   std::vector<std::string_view> fields;
   std::string scratch;
@@ -185,23 +197,17 @@ std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::
     if (header) continue;
     if (fields[0].empty()) bad("empty user id");
     if (!numeric || group < 0) bad(fmt::format("group '{}' is not a non-negative integer", text::excerpt(fields[1])));
-    ++listed;
     auto it = index.find(fields[0]);
-    if (it == index.end()) {
-      if (first_unknown.empty()) first_unknown = text::excerpt(fields[0]);
-      continue;
-    }
-    ++known;
+    matches.add(fields[0], it != index.end());
+    if (it == index.end()) continue;
     int32_t& slot = groups[static_cast<size_t>(it->second)];
     if (slot >= 0 && slot != group) bad(fmt::format("user '{}' was given group {} earlier", fields[0], slot));
     slot = group;
   }
-  // Scores against no known group would read as a perfect match: refuse instead.
-  COHORT_CHECK_STATUS(listed > 0, Status::bad_input, "'{}' lists no users (expected user_id,group lines)", path);
-  COHORT_CHECK_STATUS(known > 0, Status::bad_input,
-                      "'{}': none of its {} users is in the interaction data (the first is '{}'); user ids must "
-                      "be spelled as in the interactions",
-                      path, listed, first_unknown);
+  // ARI against no known group would read as a perfect match: refuse an empty file too.
+  COHORT_CHECK_STATUS(matches.listed() > 0, Status::bad_input, "'{}' lists no users (expected user_id,group lines)",
+                      path);
+  matches.require(path, "users");
   return groups;
 }
 
