@@ -24,6 +24,23 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Seconds of each step inside the phases (timings_s.steps in metrics.json): where a run's time
+// goes, on the GPU too, where host-side steps can outweigh the kernels.
+class StepClock {
+ public:
+  // The time since the previous lap (or the start) is charged to `step`.
+  void lap(const char* step) {
+    const auto now = Clock::now();
+    steps_[step] = steps_.value(step, 0.0) + std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+  const nlohmann::json& steps() const { return steps_; }
+
+ private:
+  Clock::time_point last_ = Clock::now();
+  nlohmann::json steps_ = nlohmann::json::object();
+};
+
 nlohmann::json to_json(const MetricSet& metrics) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, value] : metrics) out[name] = value;
@@ -85,13 +102,16 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
                "truth has {} users, the data {}", truth.size(), data.users());
   PipelineResult result;
   nlohmann::json timings;
+  StepClock steps;
   check_values_for_model(data, config.embed);
 
   // Train on the warm users' training interactions.
   auto phase = Clock::now();
   result.split = split_interactions(data, config.split);
   const Split& split = result.split;
+  steps.lap("split");
   result.embeddings = train_embeddings(ctx, split.train, config.embed);
+  steps.lap("train_embeddings");
   timings["train"] = seconds_since(phase);
 
   // Groups of the warm users, on their normalised embeddings.
@@ -111,9 +131,12 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   SweepConfig sweep_config = config.sweep;
   sweep_config.k_max = static_cast<int>(std::min<int64_t>(sweep_config.k_max, static_cast<int64_t>(warm_users.size()) - 1));
   sweep_config.k_min = std::min(sweep_config.k_min, sweep_config.k_max);
+  steps.lap("warm_points");
   result.sweep = sweep_k(ctx, warm_points, sweep_config);
+  steps.lap("sweep_k");
   result.groups = build_groups(result.sweep.best, warm_users, data.users(), split.train, result.embeddings.items,
                                catalog, config.profiles);
+  steps.lap("build_groups");
   Groups& groups = result.groups;
   timings["groups"] = seconds_since(phase);
 
@@ -121,7 +144,9 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   phase = Clock::now();
   RecommendModel rec_model = build_recommend_model(split.train, groups.assignment, groups.k);
   rec_model.item_factors = result.embeddings.items;
+  steps.lap("recommend_model");
   fit_item_knn(ctx, apply_weighting(split.train, config.knn_weighting), config.knn_neighbours, rec_model);
+  steps.lap("item_knn");
   const auto recommenders = compared_recommenders(config.embed);
 
   std::vector<int32_t> warm_queries;
@@ -133,6 +158,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   for (int32_t u : warm_queries) warm.group.push_back(groups.assignment[static_cast<size_t>(u)]);
   QueryEvaluation warm_eval = evaluate_queries(ctx, rec_model, warm, select_rows(split.warm_test, warm_queries),
                                                recommenders);
+  steps.lap("warm_evaluation");
 
   nlohmann::json cold_json = nlohmann::json::object();
   for (const ColdStartSet& cold : split.cold) {
@@ -145,6 +171,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
     cold_json[std::to_string(cold.revealed_count)] =
         evaluate_queries(ctx, rec_model, q, select_rows(cold.test, split.cold_users), recommenders).metrics;
   }
+  steps.lap("cold_evaluation");
 
   // Per group: the warm users of each group, every recommender.
   nlohmann::json per_group = nlohmann::json::array();
@@ -159,6 +186,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
           to_json(summarize_rows(warm_eval.per_user[r].second, warm_eval.recs[r].second, data.items(), subset));
     per_group.push_back(std::move(entry));
   }
+  steps.lap("per_group_evaluation");
   timings["evaluate"] = seconds_since(phase);
 
   // Every user gets an embedding and a group: cold users folded in from all their
@@ -177,6 +205,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
       groups.confidence[static_cast<size_t>(u)] = c[i];
     }
   }
+  steps.lap("cold_fold_in");
 
   nlohmann::json& m = result.metrics;
   m["version"] = 1;
@@ -217,13 +246,18 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   }
   m["recommendation"] = {{"warm", warm_eval.metrics}, {"cold_start", cold_json}, {"per_group", per_group}};
 
+  steps.lap("metrics");
   result.model = make_saved_model(config.embed, result.embeddings, groups, rec_model, data);
   if (!config.out_dir.empty()) {
     write_pipeline_outputs(config.out_dir, data, catalog, result);
   }
+  steps.lap("write");
   timings["write"] = seconds_since(phase);
   timings["load"] = config.load_seconds;
   timings["total"] = config.load_seconds + seconds_since(start);
+  timings["steps"] = steps.steps();
+  if (config.load_data_seconds >= 0.0) timings["steps"]["load_data"] = config.load_data_seconds;
+  if (config.backend_start_seconds >= 0.0) timings["steps"]["backend_start"] = config.backend_start_seconds;
   m["timings_s"] = timings;
   if (!config.out_dir.empty()) write_metrics(config.out_dir, m);
   return result;

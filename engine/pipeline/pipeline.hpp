@@ -28,6 +28,10 @@ struct PipelineConfig {
   std::string backend_name = "cpu";
   std::string out_dir;         // empty: write no files
   double load_seconds = 0.0;   // time the caller spent reading the data, for timings_s
+  // The two parts of load, where the caller knows them (they may overlap: the CLI starts the
+  // backend on its own thread while it reads): timings_s.steps load_data and backend_start.
+  double load_data_seconds = -1.0;
+  double backend_start_seconds = -1.0;
 };
 
 struct PipelineResult {

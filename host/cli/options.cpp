@@ -85,14 +85,21 @@ Runtime::Runtime(const RunOptions& options)
     : options_(options),
       pending_backend_(std::async(std::launch::async,
                                   [kind = options.backend, threads = options.threads] {
-                                    return make_backend(kind, BackendOptions{threads});
+                                    const auto start = std::chrono::steady_clock::now();
+                                    StartedBackend started{make_backend(kind, BackendOptions{threads})};
+                                    started.seconds = std::chrono::duration<double>(
+                                                          std::chrono::steady_clock::now() - start)
+                                                          .count();
+                                    return started;
                                   })),
       comm_(make_self_communicator()),
       printer_(options.quiet) {}
 
 Backend& Runtime::backend() {
   if (!backend_) {
-    backend_ = pending_backend_.get();
+    StartedBackend started = pending_backend_.get();
+    backend_ = std::move(started.backend);
+    backend_start_seconds_ = started.seconds;
     printer_.note(fmt::format("backend: {}", backend_->description()));
   }
   return *backend_;

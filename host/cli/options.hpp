@@ -61,12 +61,19 @@ class Runtime {
   explicit Runtime(const RunOptions& options);
   Context context();
   Backend& backend();
+  // Seconds the backend took to start (on its own thread); valid once backend() has returned.
+  double backend_start_seconds() const { return backend_start_seconds_; }
   ProgressPrinter& printer() { return printer_; }
 
  private:
+  struct StartedBackend {
+    std::unique_ptr<Backend> backend;
+    double seconds = 0.0;
+  };
   RunOptions options_;
-  std::future<std::unique_ptr<Backend>> pending_backend_;
+  std::future<StartedBackend> pending_backend_;
   std::unique_ptr<Backend> backend_;
+  double backend_start_seconds_ = 0.0;
   std::unique_ptr<Communicator> comm_;
   ProgressPrinter printer_;
 };

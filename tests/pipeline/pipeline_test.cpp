@@ -83,6 +83,17 @@ TEST_F(PipelineEndToEnd, MetricsJsonHasEveryKeyOfTheProtocol) {
   // How many users the ARI and NMI were measured on: every generated user has a planted group.
   EXPECT_EQ(m["groups"]["truth_users"].get<int64_t>(), static_cast<int64_t>(data_->truth.size()));
   for (const char* key : {"load", "train", "groups", "evaluate", "total"}) EXPECT_TRUE(m["timings_s"].contains(key)) << key;
+  // The steps inside the phases after load: each present, none negative, and together no more
+  // than those phases (the caller gave no load steps here).
+  const auto& steps = m["timings_s"]["steps"];
+  double step_total = 0.0;
+  for (const char* key : {"split", "train_embeddings", "sweep_k", "build_groups", "item_knn", "warm_evaluation",
+                          "cold_evaluation", "per_group_evaluation", "cold_fold_in", "write"}) {
+    ASSERT_TRUE(steps.contains(key)) << key;
+    EXPECT_GE(steps[key].get<double>(), 0.0) << key;
+  }
+  for (const auto& [key, seconds] : steps.items()) step_total += seconds.get<double>();
+  EXPECT_LE(step_total, m["timings_s"]["total"].get<double>() - m["timings_s"]["load"].get<double>() + 1e-3);
   const auto& rec = m["recommendation"];
   for (const char* r : {"popularity", "als", "group", "blend"}) {
     ASSERT_TRUE(rec["warm"].contains(r)) << r;
