@@ -38,6 +38,8 @@ class DeviceContext {
   void synchronize();
 
  private:
+  void warm_up();
+
   int device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
