@@ -5,6 +5,7 @@
 #include <numeric>
 #include <random>
 
+#include "engine/parallel_for.hpp"
 #include "kernels/error.hpp"
 
 namespace cohort {
@@ -77,12 +78,11 @@ Split split_interactions(const Interactions& in, const SplitOptions& options) {
   // Per entry: its rank in a cold user's reveal order, or whether a warm user holds it out.
   std::vector<int64_t> rank(static_cast<size_t>(m.nnz()), -1);
   std::vector<char> held_out(static_cast<size_t>(m.nnz()), 0);
-  std::vector<int64_t> order;
   auto by_time = [&](int64_t a, int64_t b) {
     if (in.timestamps[a] != in.timestamps[b]) return in.timestamps[a] < in.timestamps[b];
     return m.indices[a] < m.indices[b];
   };
-  for (int64_t u = 0; u < m.rows; ++u) {
+  auto mark_user = [&](int64_t u, std::vector<int64_t>& order) {
     const int64_t length = m.row_length(u);
     order.resize(static_cast<size_t>(length));
     std::iota(order.begin(), order.end(), m.indptr[u]);
@@ -105,18 +105,39 @@ Split split_interactions(const Interactions& in, const SplitOptions& options) {
         for (size_t k = 0; k < test; ++k) held_out[order[k]] = 1;
       }
     }
+  };
+  // With timestamps no user draws from rng, so users are independent; without, they share
+  // one stream in user order.
+  if (has_time) {
+    constexpr int64_t kUsersPerTask = 1024;
+    parallel_for((m.rows + kUsersPerTask - 1) / kUsersPerTask, [&](int64_t task) {
+      std::vector<int64_t> order;
+      for (int64_t u = task * kUsersPerTask; u < std::min(m.rows, (task + 1) * kUsersPerTask); ++u) mark_user(u, order);
+    });
+  } else {
+    std::vector<int64_t> order;
+    for (int64_t u = 0; u < m.rows; ++u) mark_user(u, order);
   }
 
-  // Every entry of a cold user has a rank, so rank < 0 leaves warm users only.
-  split.train = extract(m, [&](int64_t p) { return rank[p] < 0 && !held_out[p]; });
-  split.warm_test = extract(m, [&](int64_t p) { return held_out[p] != 0; });
-  for (int n : kRevealCounts) {
-    ColdStartSet set;
-    set.revealed_count = n;
-    set.revealed = extract(m, [&](int64_t p) { return rank[p] >= 0 && rank[p] < n; });
-    set.test = extract(m, [&](int64_t p) { return rank[p] >= n; });
-    split.cold.push_back(std::move(set));
-  }
+  // Every entry of a cold user has a rank, so rank < 0 leaves warm users only. The parts are
+  // independent passes over m: one per thread.
+  split.cold.resize(kRevealCounts.size());
+  for (size_t set = 0; set < kRevealCounts.size(); ++set) split.cold[set].revealed_count = kRevealCounts[set];
+  parallel_for(2 + 2 * static_cast<int64_t>(kRevealCounts.size()), [&](int64_t part) {
+    if (part == 0) {
+      split.train = extract(m, [&](int64_t p) { return rank[p] < 0 && !held_out[p]; });
+    } else if (part == 1) {
+      split.warm_test = extract(m, [&](int64_t p) { return held_out[p] != 0; });
+    } else {
+      const auto set = static_cast<size_t>((part - 2) / 2);
+      const int n = kRevealCounts[set];
+      ColdStartSet& cold = split.cold[set];
+      if (part % 2 == 0)
+        cold.revealed = extract(m, [&](int64_t p) { return rank[p] >= 0 && rank[p] < n; });
+      else
+        cold.test = extract(m, [&](int64_t p) { return rank[p] >= n; });
+    }
+  });
   return split;
 }
 

@@ -93,16 +93,22 @@ UserMetrics score_users(const TopK& recs, const Csr& test, const std::vector<int
   out.values.assign(static_cast<size_t>(recs.rows) * width, 0.0);
   out.has_test.assign(static_cast<size_t>(recs.rows), false);
 
-  std::vector<int32_t> seen;
   for (int64_t u = 0; u < recs.rows; ++u) {
-    const int64_t relevant = test.row_length(u);
-    if (relevant == 0) continue;
+    if (test.row_length(u) == 0) continue;
     out.has_test[u] = true;
     const int32_t* list = recs.row(u);
     for (int j = 0; j < recs.k; ++j) {
       COHORT_CHECK(list[j] >= -1 && list[j] < test.cols, "score_users: row {} recommends item {} of {}", u, list[j],
                    test.cols);
     }
+  }
+  // Users are independent (and checked above, so nothing below throws): one per thread.
+#pragma omp parallel for schedule(dynamic, 256)
+  for (int64_t u = 0; u < recs.rows; ++u) {
+    const int64_t relevant = test.row_length(u);
+    if (relevant == 0) continue;
+    const int32_t* list = recs.row(u);
+    thread_local std::vector<int32_t> seen;
     double* row_out = out.values.data() + static_cast<size_t>(u) * width;
     for (size_t c = 0; c < cutoffs.size(); ++c) {
       const int k = cutoffs[c];
