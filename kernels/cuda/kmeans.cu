@@ -1,12 +1,12 @@
 // Batched k-means on the GPU.
-//   assign:     for d <= kFusedMaxDims the distances and each problem's argmin in one kernel
-//               (kmeans_assign_kernels.cuh); above, dots = -2 C x^T by cuBLAS per row block
-//               (centroid-major, so the argmin kernel reads it coalesced), then
-//               dist = |x|^2 + dots + |c|^2 per problem.
-//   accumulate: deterministic without float atomics. Many problems: grouped sums in shared
-//               memory (kmeans_accumulate_kernels.cuh). Few: the (problem, row) pairs are
-//               radix-sorted by global centroid (stable), each centroid's run is cut into fixed
-//               pieces summed in row order in double, and the pieces are added in order.
+//   assign:     dots = -2 C x^T by cuBLAS per row block (centroid-major, so the argmin kernel
+//               reads it coalesced), then dist = |x|^2 + dots + |c|^2 per problem; opt-in, for
+//               d <= kFusedMaxDims, the distances and each problem's argmin in one kernel
+//               (kmeans_assign_kernels.cuh).
+//   accumulate: deterministic without float atomics. The (problem, row) pairs are radix-sorted
+//               by global centroid (stable), each centroid's run is cut into fixed pieces summed
+//               in row order in double, and the pieces are added in order; opt-in, for many
+//               problems, grouped sums in shared memory (kmeans_accumulate_kernels.cuh).
 //   k-means++:  kmeans_seeding.cuh.
 #include <algorithm>
 #include <cmath>
@@ -31,18 +31,20 @@ namespace {
 
 constexpr int64_t kAssignScratchFloats = int64_t{64} << 20;
 
-// COHORT_KMEANS_ASSIGN=gemm selects the cuBLAS GEMM + argmin path for every d, to compare the
-// two on a GPU (benchmarks/gpu_ops does); anything else, or unset, the fused kernel where d
-// allows it.
+// The default paths are the ones an H200 measured faster (benchmarks/RESULTS.md, 2026-12-04):
+// cuBLAS GEMM + argmin beat the fused kernel (12.0 against 14.6 ms for the sweep k = 2..64 on
+// 1M x 64, 11.0 against 13.0 ms for k = 1024 on 1M x 128), and the sort-based sums beat the
+// grouped ones (about 5 against 20 ms for the sweep). COHORT_KMEANS_ASSIGN=fused and
+// COHORT_KMEANS_ACCUMULATE=grouped select the others, for benchmarks/gpu_ops to keep
+// measuring them against the defaults.
 bool fused_assign_enabled() {
   const char* v = std::getenv("COHORT_KMEANS_ASSIGN");
-  return v == nullptr || std::string_view(v) != "gemm";
+  return v != nullptr && std::string_view(v) == "fused";
 }
 
-// COHORT_KMEANS_ACCUMULATE=sort keeps the sort-based accumulation for every batch, likewise.
 bool grouped_accumulate_enabled() {
   const char* v = std::getenv("COHORT_KMEANS_ACCUMULATE");
-  return v == nullptr || std::string_view(v) != "sort";
+  return v != nullptr && std::string_view(v) == "grouped";
 }
 
 // The device operations seed_kmeans_plus_plus needs, on the context's stream.
@@ -148,7 +150,11 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
       grouped_accumulate_enabled()) {
     DeviceScratch<int32_t> problem_begin = upload(ctx, plan.problem_begin.data(), plan.groups() + 1);
     const int64_t sms = ctx.properties().multiProcessorCount;
-    const int64_t ranges = std::clamp<int64_t>(ceil_div(4 * sms, plan.groups()), 1, ceil_div(n, kGroupTileRows));
+    // A block's time is one chain through its rows: enough ranges for several blocks on every
+    // multiprocessor, within 256 MB of partial sums.
+    const int64_t wanted = ceil_div(16 * sms, plan.groups());
+    const int64_t by_memory = std::max<int64_t>(1, (int64_t{256} << 20) / ((total_k * d + total_k) * 8));
+    const int64_t ranges = std::clamp<int64_t>(std::min(wanted, by_memory), 1, ceil_div(n, kGroupTileRows));
     const int64_t range_rows = ceil_div(ceil_div(n, ranges), kGroupTileRows) * kGroupTileRows;
     const int64_t used_ranges = ceil_div(n, range_rows);
     DeviceScratch<double> partial_sums(ctx, used_ranges * total_k * d), partial_counts(ctx, used_ranges * total_k);

@@ -108,7 +108,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"sweep", 200, 64, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
                                 25, 26, 27, 28, 29, 30, 31, 32},
              48},
-        Case{"one_range", 75, 13, {1, 4, 9}, 96}, Case{"wide_d", 70, 300, {2, 3}, 32}),
+        Case{"one_range", 75, 13, {1, 4, 9}, 96}, Case{"wide_d", 70, 300, {2, 3}, 32},
+        // More problems than a group stages labels for (kGroupMaxProblems), small d.
+        Case{"many_problems", 90, 4, std::vector<int64_t>(70, 3), 64}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(GroupedAccumulateEmulatedErrors, ABadLabelRaisesTheFlag) {
@@ -127,6 +129,13 @@ TEST(GroupedAccumulatePlan, GroupsFillTheSharedSumsAndRefuseATooLargeProblem) {
   EXPECT_EQ(plan.problem_begin, (std::vector<int32_t>{0, 3, 4}));
   const std::vector<int64_t> big{0, 129};
   EXPECT_EQ(cuda::plan_accumulate(big.data(), 1, 64).groups(), 0);
+}
+
+TEST(GroupedAccumulatePlan, AGroupStagesLabelsForAtMostKGroupMaxProblems) {
+  std::vector<int64_t> offsets(71);
+  for (int b = 0; b <= 70; ++b) offsets[static_cast<std::size_t>(b)] = b;  // 70 problems of k = 1, d = 4
+  const cuda::AccumulatePlan plan = cuda::plan_accumulate(offsets.data(), 70, 4);
+  EXPECT_EQ(plan.problem_begin, (std::vector<int32_t>{0, cuda::kGroupMaxProblems, 70}));
 }
 
 // The sort-based path as kmeans.cu runs it, with std::stable_sort for cub's radix sort and
