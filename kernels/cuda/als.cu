@@ -26,6 +26,12 @@ bool tiled_cholesky_enabled() {
   return v == nullptr || std::string_view(v) != "general";
 }
 
+// COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
+bool warp_cg_enabled() {
+  const char* v = std::getenv("COHORT_ALS_CG");
+  return v == nullptr || std::string_view(v) != "block";
+}
+
 __global__ void row_lengths_kernel(const int64_t* indptr, int64_t rows, int64_t* length, int32_t* id) {
   for (int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; u < rows; u += int64_t{gridDim.x} * blockDim.x) {
     length[u] = indptr[u + 1] - indptr[u];
@@ -33,8 +39,26 @@ __global__ void row_lengths_kernel(const int64_t* indptr, int64_t rows, int64_t*
   }
 }
 
-// The rows by descending length, ties by ascending row (the radix sort is stable).
-DeviceScratch<int32_t> longest_first(DeviceContext& ctx, CsrView rows) {
+// out = the number of the sorted lengths above `threshold` (they are in descending order).
+__global__ void count_longer_kernel(const int64_t* sorted_length, int64_t n, int64_t threshold, int64_t* out) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  int64_t lo = 0;
+  int64_t hi = n;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (sorted_length[mid] > threshold) lo = mid + 1; else hi = mid;
+  }
+  *out = lo;
+}
+
+struct RowOrder {
+  DeviceScratch<int32_t> order;  // the rows by descending length, ties by ascending row
+  int64_t longer = 0;            // how many are longer than the threshold asked for (-1: not asked)
+};
+
+// The rows by descending length, ties by ascending row (the radix sort is stable); with
+// threshold >= 0, also how many rows are longer than it (one synchronisation).
+RowOrder longest_first(DeviceContext& ctx, CsrView rows, int64_t threshold = -1) {
   const int64_t n = rows.rows;
   COHORT_CHECK(n <= INT32_MAX, "als_solve: {} rows exceed the int32 range of the GPU solver", n);
   DeviceScratch<int64_t> length(ctx, n), sorted_length(ctx, n);
@@ -47,7 +71,15 @@ DeviceScratch<int32_t> longest_first(DeviceContext& ctx, CsrView rows) {
     return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, length.data(), sorted_length.data(), id.data(),
                                                      order.data(), n, 0, end_bit, ctx.stream());
   });
-  return order;
+  RowOrder out{std::move(order), -1};
+  if (threshold >= 0) {
+    DeviceScratch<int64_t> longer(ctx, 1);
+    launch_kernel(count_longer_kernel, 1, 1, 0, ctx.stream(), sorted_length.data(), n, threshold, longer.data());
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(&out.longer, longer.data(), sizeof(int64_t), cudaMemcpyDeviceToHost,
+                                      ctx.stream()));
+    ctx.synchronize();
+  }
+  return out;
 }
 
 // Enough blocks to fill the device at the kernel's occupancy, at most one per row.
@@ -74,6 +106,15 @@ void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int3
   allow_shared(kernel, shared);
   const unsigned grid = resident_grid(ctx, kernel, threads, shared, args.rows.rows);
   launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args, order, next_row, flag, failed);
+}
+
+template <int kDims>
+void launch_cg_warp(DeviceContext& ctx, const SolveArgs& args, int steps, const int32_t* order, int64_t first,
+                    unsigned long long* next_row, int* flag) {
+  auto kernel = als_cg_warp_kernel<kDims>;
+  const int64_t warps = args.rows.rows - first;
+  const unsigned grid = resident_grid(ctx, kernel, kCgWarpThreads, 0, ceil_div(warps, kCgWarpThreads / 32));
+  launch_kernel(kernel, grid, kCgWarpThreads, 0, ctx.stream(), args, steps, order, first, next_row, flag);
 }
 
 }  // namespace
@@ -109,10 +150,13 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   DeviceFlag flag(ctx);
   const int64_t optin = static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
   const bool tiled = solver == SolverKind::cholesky && f <= kTiledMaxFactors && tiled_cholesky_enabled();
-  DeviceScratch<int32_t> order = solver == SolverKind::cholesky && !tiled ? DeviceScratch<int32_t>(ctx, 0)
-                                                                          : longest_first(ctx, rows);
-  DeviceScratch<unsigned long long> next_row(ctx, 1);
-  COHORT_CUDA_CHECK(cudaMemsetAsync(next_row.data(), 0, sizeof(unsigned long long), ctx.stream()));
+  // CG: rows of at most kCgWarpMaxNnz nonzeros a warp each where f allows, the rest a block each.
+  const bool warp_cg = solver == SolverKind::conjugate_gradient && f <= kCgWarpMaxFactors && warp_cg_enabled();
+  RowOrder order = solver == SolverKind::cholesky && !tiled
+                       ? RowOrder{DeviceScratch<int32_t>(ctx, 0), -1}
+                       : longest_first(ctx, rows, warp_cg ? kCgWarpMaxNnz : -1);
+  DeviceScratch<unsigned long long> next_row(ctx, 2);  // the block kernel's, the warp kernel's
+  COHORT_CUDA_CHECK(cudaMemsetAsync(next_row.data(), 0, 2 * sizeof(unsigned long long), ctx.stream()));
 
   if (solver == SolverKind::cholesky) {
     DeviceScratch<unsigned long long> failed(ctx, 1);
@@ -121,9 +165,9 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
       COHORT_CHECK(tiled_shared_bytes(static_cast<int>(f)) <= optin,
                    "als_solve: f = {} needs more shared memory than the device has", f);
       if (tiled_threads(static_cast<int>(f)) <= 160) {
-        launch_cholesky_tiled<160>(ctx, args, order.data(), next_row.data(), flag.data(), failed.data());
+        launch_cholesky_tiled<160>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
       } else {
-        launch_cholesky_tiled<544>(ctx, args, order.data(), next_row.data(), flag.data(), failed.data());
+        launch_cholesky_tiled<544>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
       }
     } else {
       const int64_t shared = general_shared_bytes(static_cast<int>(f));
@@ -145,13 +189,26 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
                  failed_row, reg);
     return;
   }
-  const int warps = cg_warps(static_cast<int>(f), optin);
-  COHORT_CHECK(warps >= 1, "als_solve: f = {} needs more shared memory than the device has", f);
-  const int64_t shared = cg_shared_bytes(static_cast<int>(f), warps);
-  allow_shared(als_cg_kernel, shared);
-  const unsigned grid = resident_grid(ctx, als_cg_kernel, 32 * warps, shared, rows.rows);
-  launch_kernel(als_cg_kernel, grid, 32 * warps, static_cast<size_t>(shared), ctx.stream(), args, cg_steps,
-                order.data(), next_row.data(), flag.data());
+  const int64_t block_rows = warp_cg ? order.longer : rows.rows;
+  if (block_rows > 0) {
+    const int warps = cg_warps(static_cast<int>(f), optin);
+    COHORT_CHECK(warps >= 1, "als_solve: f = {} needs more shared memory than the device has", f);
+    const int64_t shared = cg_shared_bytes(static_cast<int>(f), warps);
+    allow_shared(als_cg_kernel, shared);
+    const unsigned grid = resident_grid(ctx, als_cg_kernel, 32 * warps, shared, block_rows);
+    launch_kernel(als_cg_kernel, grid, 32 * warps, static_cast<size_t>(shared), ctx.stream(), args, cg_steps,
+                  order.order.data(), block_rows, next_row.data(), flag.data());
+  }
+  if (block_rows < rows.rows) {
+    const int32_t* o = order.order.data();
+    unsigned long long* next = next_row.data() + 1;
+    switch ((f + 31) / 32) {
+      case 1: launch_cg_warp<1>(ctx, args, cg_steps, o, block_rows, next, flag.data()); break;
+      case 2: launch_cg_warp<2>(ctx, args, cg_steps, o, block_rows, next, flag.data()); break;
+      case 3: launch_cg_warp<3>(ctx, args, cg_steps, o, block_rows, next, flag.data()); break;
+      default: launch_cg_warp<4>(ctx, args, cg_steps, o, block_rows, next, flag.data()); break;
+    }
+  }
   COHORT_CHECK_STATUS(flag.read() == 0, Status::bad_input, "als_solve: a column index of rows is out of range");
 }
 

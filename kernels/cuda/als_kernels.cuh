@@ -555,9 +555,11 @@ __device__ inline void cg_finish_apply(const SolveArgs& s, const float* vin, con
   __syncthreads();
 }
 
-// Shared layout: x r p ap b (f each), partial and partial_b (warps x f each), 32 floats.
+// Rows order[0, count), a block each. Shared layout: x r p ap b (f each), partial and
+// partial_b (warps x f each), 32 floats.
 __global__ void __launch_bounds__(kCgMaxWarps * 32)
-    als_cg_kernel(SolveArgs s, int steps, const int32_t* order, unsigned long long* next_row, int* flag) {
+    als_cg_kernel(SolveArgs s, int steps, const int32_t* order, int64_t count, unsigned long long* next_row,
+                  int* flag) {
   COHORT_DYNAMIC_SHARED(float, shared);
   __shared__ unsigned long long slot;
   const int f = s.f;
@@ -572,7 +574,7 @@ __global__ void __launch_bounds__(kCgMaxWarps * 32)
   float* reduce = partial_b + warps * f;
   const int tid = threadIdx.x;
   for (;;) {
-    const int64_t u = claim_row(s.rows.rows, order, next_row, &slot);
+    const int64_t u = claim_row(count, order, next_row, &slot);
     if (u < 0) break;
     const int64_t begin = s.rows.indptr[u];
     const int64_t end = s.rows.indptr[u + 1];
@@ -623,6 +625,157 @@ __global__ void __launch_bounds__(kCgMaxWarps * 32)
     }
     for (int d = tid; d < f; d += blockDim.x) xu[d] = x[d];
     __syncthreads();
+  }
+}
+
+// ---- Conjugate gradient, a warp per row (short rows, f <= kCgWarpMaxFactors) ----
+//
+// The block kernel above spends most of a short row on barriers and on half-idle block-wide
+// steps: on an H200 (Nsight Compute, 140k users with ~70 nonzeros, f = 128) it issued about
+// 63k warp instructions a row, half of the SM's issue rate, with a third of the stalls at
+// barriers. Here one warp solves one row with x, r, p, A p and b in registers (lane l holds
+// dimensions l, l + 32, ...): the Gram product reads G through L1 and broadcasts v[e] by
+// shuffle, each nonzero is a warp-wide dot product, and nothing waits for another warp. Rows
+// too long for one warp (kCgWarpMaxNnz) stay with the block kernel, which splits them.
+constexpr int kCgWarpMaxFactors = 128;  // kDims = f / 32 rounded up, 1..4
+// A warp walks its row kCgWarpInFlight nonzeros at a time, so a long row makes a long tail:
+// at 1024 the default pipeline's item half-steps (5k items, ~160 nonzeros each) ran 1.5x
+// slower than with a block per row on an H200; at 128 the tail stays short of a block's.
+constexpr int64_t kCgWarpMaxNnz = 128;
+constexpr int kCgWarpThreads = 256;
+constexpr int kCgWarpInFlight = 4;
+
+// ap = reg v + [G v] + sum_i w_i (y_i . v) y_i over the row's nonzeros [begin, end); with
+// kWithB, also b += sum_i c_i y_i.
+template <int kDims, bool kWithB>
+__device__ inline void cg_warp_apply(const SolveArgs& s, int64_t begin, int64_t end, const float (&v)[kDims],
+                                     float (&ap)[kDims], float (&b)[kDims], int* flag) {
+  const int f = s.f;
+  const int lane = threadIdx.x & 31;
+  COHORT_UNROLL
+  for (int j = 0; j < kDims; ++j) ap[j] = s.reg * v[j];
+  if (s.gram != nullptr) {
+    COHORT_UNROLL
+    for (int jj = 0; jj < kDims; ++jj) {
+      for (int t = 0; t < 32; ++t) {
+        const int e = jj * 32 + t;
+        const float ve = __shfl_sync(0xffffffffu, v[jj], t);
+        if (e >= f) break;  // the same e on every lane: the warp leaves together
+        const float* g = s.gram + static_cast<int64_t>(e) * f;  // row e = column e (symmetric)
+        COHORT_UNROLL
+        for (int j = 0; j < kDims; ++j) {
+          const int d = lane + 32 * j;
+          if (d < f) ap[j] += __ldg(g + d) * ve;
+        }
+      }
+    }
+  }
+  for (int64_t k0 = begin; k0 < end; k0 += kCgWarpInFlight) {
+    const float* yq[kCgWarpInFlight];
+    float c[kCgWarpInFlight];
+    bool ok[kCgWarpInFlight];
+    COHORT_UNROLL
+    for (int q = 0; q < kCgWarpInFlight; ++q) {
+      const int64_t k = k0 + q;
+      const bool in = k < end;
+      const int32_t i = in ? s.rows.indices[k] : 0;
+      ok[q] = in && i >= 0 && i < s.y_rows;
+      if (lane == 0 && in && !ok[q]) atomicOr(flag, kAlsBadIndex);
+      c[q] = ok[q] ? csr_value(s.rows.values, k) : 0.0f;
+      yq[q] = s.y + (ok[q] ? i : 0) * s.y_ld;
+    }
+    float yv[kCgWarpInFlight][kDims];
+    float dot[kCgWarpInFlight];
+    COHORT_UNROLL
+    for (int q = 0; q < kCgWarpInFlight; ++q) {
+      dot[q] = 0.0f;
+      COHORT_UNROLL
+      for (int j = 0; j < kDims; ++j) {
+        const int d = lane + 32 * j;
+        yv[q][j] = ok[q] && d < f ? yq[q][d] : 0.0f;
+        dot[q] += yv[q][j] * v[j];
+      }
+    }
+    COHORT_UNROLL
+    for (int q = 0; q < kCgWarpInFlight; ++q) {
+      const float scale = ok[q] ? entry_weight(s, c[q]) * warp_sum(dot[q]) : 0.0f;
+      COHORT_UNROLL
+      for (int j = 0; j < kDims; ++j) {
+        ap[j] += scale * yv[q][j];
+        if (kWithB) b[j] += c[q] * yv[q][j];
+      }
+    }
+  }
+}
+
+// Rows order[first, rows) (the short ones: longest first puts them last), one per warp, taken
+// from next_row (counting from 0).
+template <int kDims>
+__global__ void __launch_bounds__(kCgWarpThreads)
+    als_cg_warp_kernel(SolveArgs s, int steps, const int32_t* order, int64_t first, unsigned long long* next_row,
+                       int* flag) {
+  const int f = s.f;
+  const int lane = threadIdx.x & 31;
+  const int64_t count = s.rows.rows - first;
+  for (;;) {
+    unsigned long long slot = 0;
+    if (lane == 0) slot = atomicAdd(next_row, 1ull);
+    slot = __shfl_sync(0xffffffffu, slot, 0);
+    if (slot >= static_cast<unsigned long long>(count)) break;
+    const int64_t u = order != nullptr ? order[first + static_cast<int64_t>(slot)] : first + static_cast<int64_t>(slot);
+    const int64_t begin = s.rows.indptr[u];
+    const int64_t end = s.rows.indptr[u + 1];
+    float* xu = s.x + u * s.x_ld;
+    float x[kDims], r[kDims], p[kDims], ap[kDims], b[kDims];
+    COHORT_UNROLL
+    for (int j = 0; j < kDims; ++j) {
+      const int d = lane + 32 * j;
+      x[j] = begin < end && d < f ? xu[d] : 0.0f;
+      b[j] = 0.0f;
+    }
+    if (begin >= end) {
+      COHORT_UNROLL
+      for (int j = 0; j < kDims; ++j)
+        if (lane + 32 * j < f) xu[lane + 32 * j] = 0.0f;
+      continue;
+    }
+    // r = b - A x, starting from the previous iterate.
+    cg_warp_apply<kDims, true>(s, begin, end, x, ap, b, flag);
+    float rs_local = 0.0f;
+    float bb_local = 0.0f;
+    COHORT_UNROLL
+    for (int j = 0; j < kDims; ++j) {
+      r[j] = b[j] - ap[j];
+      p[j] = r[j];
+      rs_local += r[j] * r[j];
+      bb_local += b[j] * b[j];
+    }
+    float rs = warp_sum(rs_local);
+    const float tiny = kCgRelativeTolerance * kCgRelativeTolerance * warp_sum(bb_local);
+    for (int step = 0; step < steps && rs > tiny; ++step) {
+      cg_warp_apply<kDims, false>(s, begin, end, p, ap, b, flag);
+      float pap_local = 0.0f;
+      COHORT_UNROLL
+      for (int j = 0; j < kDims; ++j) pap_local += p[j] * ap[j];
+      const float pap = warp_sum(pap_local);
+      if (!(pap > 0.0f)) break;
+      const float alpha = rs / pap;
+      float next_local = 0.0f;
+      COHORT_UNROLL
+      for (int j = 0; j < kDims; ++j) {
+        x[j] += alpha * p[j];
+        r[j] -= alpha * ap[j];
+        next_local += r[j] * r[j];
+      }
+      const float rs_next = warp_sum(next_local);
+      const float beta = rs_next / rs;
+      COHORT_UNROLL
+      for (int j = 0; j < kDims; ++j) p[j] = r[j] + beta * p[j];
+      rs = rs_next;
+    }
+    COHORT_UNROLL
+    for (int j = 0; j < kDims; ++j)
+      if (lane + 32 * j < f) xu[lane + 32 * j] = x[j];
   }
 }
 

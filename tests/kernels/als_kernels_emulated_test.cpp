@@ -91,7 +91,11 @@ struct EmulatedResult {
   unsigned long long failed_row = ~0ull;
 };
 
-enum class Kernel { tiled, general, cg };
+enum class Kernel { tiled, general, cg, cg_hybrid };
+
+// Rows longer than this go to the block CG kernel in the hybrid launch, the rest to the warp
+// kernel: small, so that both kernels get rows here (als.cu uses kCgWarpMaxNnz).
+constexpr int64_t kTestWarpMaxNnz = 8;
 
 EmulatedResult emulate(const Problem& p, float reg, AlsMode mode, Kernel kernel, int steps, unsigned blocks) {
   const bool implicit = mode == AlsMode::implicit;
@@ -125,7 +129,30 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode, Kernel kernel,
       const int warps = cuda::cg_warps(p.f, 227 * 1024);
       emu::launch(dim3(grid), dim3(static_cast<unsigned>(32 * warps)),
                   static_cast<std::size_t>(cuda::cg_shared_bytes(p.f, warps)), cuda::als_cg_kernel, args, steps,
-                  order.data(), &next_row, &out.flag);
+                  order.data(), p.rows.rows, &next_row, &out.flag);
+      break;
+    }
+    case Kernel::cg_hybrid: {
+      // As als.cu launches them: the long rows (first in `order`) a block each, the rest a warp each.
+      int64_t longer = 0;
+      for (int32_t u : order) longer += p.rows.indptr[u + 1] - p.rows.indptr[u] > kTestWarpMaxNnz;
+      if (longer > 0) {
+        const int warps = cuda::cg_warps(p.f, 227 * 1024);
+        emu::launch(dim3(grid), dim3(static_cast<unsigned>(32 * warps)),
+                    static_cast<std::size_t>(cuda::cg_shared_bytes(p.f, warps)), cuda::als_cg_kernel, args, steps,
+                    order.data(), longer, &next_row, &out.flag);
+      }
+      unsigned long long next_warp_row = 0;
+      auto launch_warp = [&](auto kernel) {
+        emu::launch(dim3(2), dim3(cuda::kCgWarpThreads), 0, kernel, args, steps, order.data(), longer,
+                    &next_warp_row, &out.flag);
+      };
+      switch ((p.f + 31) / 32) {
+        case 1: launch_warp(cuda::als_cg_warp_kernel<1>); break;
+        case 2: launch_warp(cuda::als_cg_warp_kernel<2>); break;
+        case 3: launch_warp(cuda::als_cg_warp_kernel<3>); break;
+        default: launch_warp(cuda::als_cg_warp_kernel<4>); break;
+      }
       break;
     }
   }
@@ -177,6 +204,12 @@ TEST_P(AlsKernelsEmulated, CholeskyAndCgMatchTheCpuBackend) {
     const EmulatedResult cg = emulate(p, reg, mode, Kernel::cg, 3, 2);
     EXPECT_EQ(cg.flag, 0);
     EXPECT_TRUE(all_near(cg_cpu, cg.x, 1e-3, 2e-3)) << "conjugate gradient";
+    if (c.f <= cuda::kCgWarpMaxFactors) {
+      const EmulatedResult hybrid = emulate(p, reg, mode, Kernel::cg_hybrid, 3, 2);
+      EXPECT_EQ(hybrid.flag, 0);
+      EXPECT_TRUE(all_near(cg_cpu, hybrid.x, 1e-3, 2e-3)) << "conjugate gradient, long rows a block, short a warp";
+      for (int q = 0; q < c.f; ++q) EXPECT_EQ(hybrid.x[c.f + q], 0.0f);
+    }
 
     for (int q = 0; q < c.f; ++q) {  // row 1 is empty: zeros
       EXPECT_EQ(tiled.x[c.f + q], 0.0f);
@@ -187,7 +220,8 @@ TEST_P(AlsKernelsEmulated, CholeskyAndCgMatchTheCpuBackend) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AlsKernelsEmulated,
                          ::testing::Values(Case{1, 9, 150}, Case{5, 11, 140}, Case{8, 9, 140}, Case{13, 12, 150},
-                                           Case{40, 8, 140}, Case{64, 5, 140}),
+                                           Case{40, 8, 140}, Case{64, 5, 140}, Case{72, 5, 140},
+                                           Case{128, 4, 140}),
                          [](const ::testing::TestParamInfo<Case>& info) { return std::to_string(info.param.f) + "f"; });
 
 // f above 128 takes the 544-thread variant (17 tile rows here).
@@ -227,7 +261,7 @@ TEST(AlsKernelsEmulatedErrors, BadColumnIndexRaisesTheFlag) {
   Problem p = make_problem(rng, 6, 20, 9, true);
   p.rows.indices[p.rows.indptr[2]] = 20;  // == items: out of range
   p.rows.indices[p.rows.indptr[0] + 1] = -3;
-  for (Kernel k : {Kernel::tiled, Kernel::general, Kernel::cg}) {
+  for (Kernel k : {Kernel::tiled, Kernel::general, Kernel::cg, Kernel::cg_hybrid}) {
     const EmulatedResult r = emulate(p, 0.5f, AlsMode::implicit, k, 2, 2);
     EXPECT_EQ(r.flag, cuda::kAlsBadIndex);
   }
