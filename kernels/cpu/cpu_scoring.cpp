@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -20,6 +21,69 @@ namespace {
 constexpr int64_t kScoreMaxBlock = 4096;
 constexpr int64_t kScoreScratchFloats = int64_t{8} << 20;
 
+// Without a dot term or per-user weights a user's scores are one row of group_scores, the
+// same for every user of the group. Each row named is ranked once (descending score, ties by
+// ascending index, NaN left out: TopKSelector's order), and a user's top k are the first k of
+// the ranking it has not seen: O(k + seen) a user instead of a pass over every item. The
+// popularity and group recommenders score this way.
+void group_only_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k,
+                     int32_t* out_index, float* out_score, bool& bad_group) {
+  const int64_t groups = terms.group_scores.rows;
+  std::vector<char> named(static_cast<std::size_t>(groups), 0);
+  for (int64_t u = 0; u < rows; ++u) {
+    const int32_t g = terms.user_group[u];
+    if (g >= 0 && g < groups) named[static_cast<std::size_t>(g)] = 1;
+  }
+  std::vector<std::vector<int32_t>> ranking(static_cast<std::size_t>(groups));
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t g = 0; g < groups; ++g) {
+    if (!named[static_cast<std::size_t>(g)]) continue;
+    const float* score = terms.group_scores.row(g);
+    std::vector<int32_t>& order = ranking[static_cast<std::size_t>(g)];
+    for (int64_t i = 0; i < items; ++i)
+      if (!std::isnan(score[i])) order.push_back(static_cast<int32_t>(i));
+    std::sort(order.begin(), order.end(), [score](int32_t a, int32_t b) {
+      return score[a] > score[b] || (score[a] == score[b] && a < b);
+    });
+  }
+#pragma omp parallel reduction(||: bad_group)
+  {
+    std::vector<char> excluded(static_cast<std::size_t>(items), 0);
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t u = 0; u < rows; ++u) {
+      int32_t* index = out_index + u * k;
+      float* value = out_score + u * k;
+      int n = 0;
+      const int32_t g = terms.user_group[u];
+      if (g < 0 || g >= groups) {
+        bad_group = true;
+      } else {
+        const int64_t first = exclude.rows != 0 ? exclude.indptr[u] : 0;
+        const int64_t last = exclude.rows != 0 ? exclude.indptr[u + 1] : 0;
+        for (int64_t p = first; p < last; ++p) {
+          const int32_t e = exclude.indices[p];
+          if (e >= 0 && e < items) excluded[static_cast<std::size_t>(e)] = 1;
+        }
+        const float* score = terms.group_scores.row(g);
+        for (const int32_t i : ranking[static_cast<std::size_t>(g)]) {
+          if (excluded[static_cast<std::size_t>(i)]) continue;
+          index[n] = i;
+          value[n] = score[i];
+          if (++n == k) break;
+        }
+        for (int64_t p = first; p < last; ++p) {
+          const int32_t e = exclude.indices[p];
+          if (e >= 0 && e < items) excluded[static_cast<std::size_t>(e)] = 0;
+        }
+      }
+      for (; n < k; ++n) {
+        index[n] = -1;
+        value[n] = 0.0f;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k, int32_t* out_index,
@@ -28,10 +92,15 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
   const bool has_group = terms.group_scores.data != nullptr;
   check_score_topk_args(terms, rows, items, exclude, k, out_index, out_score);
   if (rows == 0 || k == 0) return;
+  bool bad_group = false;
+  if (!has_dot && has_group && terms.group_weight == nullptr) {
+    group_only_topk(terms, rows, items, exclude, k, out_index, out_score, bad_group);
+    COHORT_CHECK(!bad_group, "score_topk: a user's group is outside [0, {})", terms.group_scores.rows);
+    return;
+  }
 
   const int64_t block = std::clamp(kScoreScratchFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreMaxBlock);
   std::vector<float> scratch(has_dot ? static_cast<std::size_t>(std::min(block, rows) * items) : 0);
-  bool bad_group = false;
   for (int64_t begin = 0; begin < rows; begin += block) {
     const int64_t end = std::min(rows, begin + block);
     MatrixView<float> dots(scratch.data(), end - begin, items);
