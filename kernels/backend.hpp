@@ -32,10 +32,13 @@ struct BprStats {
 // The terms of a per-user score over all items:
 //   score(u, i) = dot_weight[u] * (user_factors[u] . item_factors[i])
 //               + group_weight[u] * group_scores[user_group[u], i]
-// A term is absent when its matrix's data is null. Null weights mean 1.
+// A term is absent when its matrix's data is null. Null weights mean 1. `dots` (rows x items,
+// contiguous) gives the products user_factors[u] . item_factors[i] already computed, in place
+// of the factors: recommenders that share them compute them once.
 struct ScoreTerms {
   MatrixView<const float> user_factors{};  // rows x f
   MatrixView<const float> item_factors{};  // items x f
+  MatrixView<const float> dots{};          // rows x items, ld == items; excludes the factors
   const float* dot_weight = nullptr;       // rows
   MatrixView<const float> group_scores{};  // groups x items
   const int32_t* user_group = nullptr;     // rows; required when group_scores is given

@@ -208,9 +208,17 @@ inline void check_kmeans_plus_plus_args(MatrixView<const float> x, const float* 
 inline void check_score_topk_args(const ScoreTerms& terms, int64_t rows, int64_t items, const CsrView& exclude, int k,
                                   const int32_t* out_index, const float* out_score) {
   const bool has_dot = terms.user_factors.data != nullptr;
+  const bool has_dots = terms.dots.data != nullptr;
   const bool has_group = terms.group_scores.data != nullptr;
   COHORT_CHECK(rows >= 0 && items >= 0 && k >= 0, "score_topk: rows = {}, items = {}, k = {}", rows, items, k);
-  COHORT_CHECK(has_dot || has_group, "score_topk: neither user factors nor group scores were given");
+  COHORT_CHECK(has_dot || has_dots || has_group, "score_topk: neither user factors, dots nor group scores were given");
+  COHORT_CHECK(!(has_dot && has_dots), "score_topk: give user factors or precomputed dots, not both");
+  if (has_dots) {
+    const auto& d = terms.dots;
+    COHORT_CHECK(d.rows == rows && d.cols == items && d.ld == items,
+                 "score_topk: dots are {} x {} (ld {}), expected {} users x {} items, contiguous", d.rows, d.cols, d.ld,
+                 rows, items);
+  }
   if (has_dot) {
     const auto& u = terms.user_factors;
     const auto& v = terms.item_factors;

@@ -71,11 +71,23 @@ QueryEvaluation evaluate_queries(const Context& ctx, const RecommendModel& model
                                  const Csr& test, const std::vector<NamedRecommender>& recommenders) {
   QueryEvaluation out;
   const int k = *std::max_element(kMetricCutoffs.begin(), kMetricCutoffs.end());
+  std::vector<RecommenderKind> kinds;
+  std::string names;
   for (const auto& r : recommenders) {
-    TopK recs;
+    kinds.push_back(r.kind);
+    names += (names.empty() ? "'" : ", '") + r.name + "'";
+  }
+  std::vector<TopK> all;
+  try {
+    all = recommend_many(ctx, kinds, model, queries, k);  // the als and blend products once
+  } catch (const Error& e) {
+    throw Error(e.status(), fmt::format("{} (recommenders {}, {} users)", e.what(), names, queries.seen.rows));
+  }
+  for (size_t i = 0; i < recommenders.size(); ++i) {
+    const auto& r = recommenders[i];
+    TopK& recs = all[i];
     UserMetrics per_user;
     try {
-      recs = recommend(ctx, r.kind, model, queries, k);
       per_user = score_users(recs, test);
     } catch (const Error& e) {
       throw Error(e.status(), fmt::format("{} (recommender '{}', {} users)", e.what(), r.name, queries.seen.rows));

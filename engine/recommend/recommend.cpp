@@ -13,6 +13,8 @@ namespace {
 // Users scored per backend call: bounds the per-block inputs and the top-k outputs, and what
 // a backend may hold while scoring (a CUDA tile of users x items).
 constexpr int64_t kScoreBlockRows = 2048;
+// Shared dot products (recommend_many) held per block: 64M floats, 256 MB.
+constexpr int64_t kSharedDotsFloats = int64_t{64} << 20;
 // Items whose neighbours are found per topk_cosine call.
 constexpr int64_t kKnnBlockRows = 4096;
 
@@ -189,38 +191,45 @@ void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, Recommen
   }
 }
 
-TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k) {
-  check_queries(kind, model, queries, k);
+std::vector<TopK> recommend_many(const Context& ctx, const std::vector<RecommenderKind>& kinds,
+                                 const RecommendModel& model, const Queries& queries, int k) {
+  for (RecommenderKind kind : kinds) check_queries(kind, model, queries, k);
   Backend& backend = ctx.backend;
   const int64_t q = queries.seen.rows;
   const int64_t items = model.items;
-  TopK out;
-  out.rows = q;
-  out.k = k;
-  out.items.assign(static_cast<size_t>(q * k), -1);
-  out.scores.assign(static_cast<size_t>(q * k), 0.0f);
-  if (q == 0 || items == 0) return out;
+  std::vector<TopK> out(kinds.size());
+  for (TopK& t : out) {
+    t.rows = q;
+    t.k = k;
+    t.items.assign(static_cast<size_t>(q * k), -1);
+    t.scores.assign(static_cast<size_t>(q * k), 0.0f);
+  }
+  if (q == 0 || items == 0 || kinds.empty()) return out;
 
-  const bool dot = kind == RecommenderKind::embedding || kind == RecommenderKind::blend;
-  const bool grouped = kind == RecommenderKind::group || kind == RecommenderKind::blend;
+  auto uses_dot = [](RecommenderKind kind) {
+    return kind == RecommenderKind::embedding || kind == RecommenderKind::blend;
+  };
+  auto any = [&](auto pred) { return std::any_of(kinds.begin(), kinds.end(), pred); };
+  const bool dot = any(uses_dot);
+  // Two recommenders on the dot products (embedding and blend): computed once a block.
+  const bool share_dots = std::count_if(kinds.begin(), kinds.end(), uses_dot) >= 2;
+  const bool grouped = any([](RecommenderKind kind) {
+    return kind == RecommenderKind::group || kind == RecommenderKind::blend;
+  });
+  const bool popularity = any([](RecommenderKind kind) { return kind == RecommenderKind::popularity; });
+  const bool knn = any([](RecommenderKind kind) { return kind == RecommenderKind::item_knn; });
   const int64_t groups = model.group_scores.rows;
   const int64_t f = dot ? model.item_factors.cols : 0;
 
   // Item-side data: uploaded once per call.
   Buffer<float> item_factors;
   if (dot) item_factors = Buffer<float>(backend, model.item_factors.data);
-  Buffer<float> group_table;
-  int64_t group_rows = 0;
-  if (kind == RecommenderKind::popularity) {
-    group_table = Buffer<float>(backend, model.popularity);
-    group_rows = 1;
-  } else if (grouped) {
-    group_table = Buffer<float>(backend, groups_with_popularity(model));
-    group_rows = groups + 1;
-  }
+  Buffer<float> popularity_table, group_table;
+  if (popularity) popularity_table = Buffer<float>(backend, model.popularity);
+  if (grouped) group_table = Buffer<float>(backend, groups_with_popularity(model));
   Buffer<int32_t> knn_index;
   Buffer<float> knn_score;
-  if (kind == RecommenderKind::item_knn) {
+  if (knn) {
     knn_index = Buffer<int32_t>(backend, model.knn_index);
     knn_score = Buffer<float>(backend, model.knn_score);
   }
@@ -230,7 +239,7 @@ TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& m
   // 1 / (|x_u| max_i |y_i|) puts it in [-1, 1] without scoring twice. The weights are then
   //   group: w_u = pivot / (pivot + n_u),  dot: (1 - w_u) / (|x_u| max_i |y_i|).
   double max_item_norm = 0.0;
-  if (kind == RecommenderKind::blend) {
+  if (any([](RecommenderKind kind) { return kind == RecommenderKind::blend; })) {
     for (int64_t i = 0; i < items; ++i) {
       const float* yi = model.item_factors.row(i);
       double s = 0.0;
@@ -239,63 +248,85 @@ TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& m
     }
   }
 
-  for (int64_t begin = 0; begin < q; begin += kScoreBlockRows) {
-    const int64_t end = std::min(q, begin + kScoreBlockRows);
+  // Shared dot products are held a block at a time: fewer users a block for wide catalogues.
+  const int64_t block_rows =
+      share_dots ? std::clamp(kSharedDotsFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreBlockRows)
+                 : kScoreBlockRows;
+  for (int64_t begin = 0; begin < q; begin += block_rows) {
+    const int64_t end = std::min(q, begin + block_rows);
     const int64_t rows = end - begin;
     const BackendCsr seen(backend, queries.seen, begin, end);
-    Buffer<int32_t> index(backend, rows * k);
-    Buffer<float> score(backend, rows * k);
-
-    if (kind == RecommenderKind::item_knn) {
-      backend.knn_score_topk(seen.view(), knn_index.data(), knn_score.data(), model.knn_neighbours, items, seen.view(),
-                             k, index.data(), score.data());
-    } else {
-      ScoreTerms terms;
-      Buffer<float> user_factors, dot_weight, group_weight;
-      Buffer<int32_t> user_group;
-      if (dot) {
-        user_factors = Buffer<float>(backend, slice(queries.factors.data, begin * f, end * f));
-        terms.user_factors = user_factors.matrix(rows, f);
-        terms.item_factors = item_factors.matrix(items, f);
-      }
-      if (kind == RecommenderKind::popularity) {
-        user_group = Buffer<int32_t>(backend, std::vector<int32_t>(static_cast<size_t>(rows), 0));
-      } else if (grouped) {
-        std::vector<int32_t> g = slice(queries.group, begin, end);
-        for (auto& v : g)
-          if (v < 0) v = static_cast<int32_t>(groups);
-        user_group = Buffer<int32_t>(backend, g);
-      }
-      if (kind == RecommenderKind::popularity || grouped) {
-        terms.group_scores = group_table.matrix(group_rows, items);
-        terms.user_group = user_group.data();
-      }
-      if (kind == RecommenderKind::blend) {
-        std::vector<float> wd(static_cast<size_t>(rows)), wg(static_cast<size_t>(rows));
-        for (int64_t r = 0; r < rows; ++r) {
-          const double n_u = static_cast<double>(queries.seen.row_length(begin + r));
-          const double w = model.blend_pivot / (model.blend_pivot + n_u);
-          const float* xu = queries.factors.row(begin + r);
-          double s = 0.0;
-          for (int64_t c = 0; c < f; ++c) s += static_cast<double>(xu[c]) * xu[c];
-          const double bound = std::sqrt(s) * max_item_norm;
-          wg[static_cast<size_t>(r)] = static_cast<float>(w);
-          wd[static_cast<size_t>(r)] = bound > 0.0 ? static_cast<float>((1.0 - w) / bound) : 0.0f;
-        }
-        dot_weight = Buffer<float>(backend, wd);
-        group_weight = Buffer<float>(backend, wg);
-        terms.dot_weight = dot_weight.data();
-        terms.group_weight = group_weight.data();
-      }
-      backend.score_topk(terms, rows, items, seen.view(), k, index.data(), score.data());
+    Buffer<float> user_factors, dots;
+    if (dot) user_factors = Buffer<float>(backend, slice(queries.factors.data, begin * f, end * f));
+    if (share_dots) {
+      dots = Buffer<float>(backend, rows * items);
+      backend.gemm_nt(1.0f, user_factors.matrix(rows, f), item_factors.matrix(items, f), 0.0f,
+                      dots.matrix(rows, items));
     }
+    Buffer<int32_t> user_group, no_group;
+    if (grouped) {
+      std::vector<int32_t> g = slice(queries.group, begin, end);
+      for (auto& v : g)
+        if (v < 0) v = static_cast<int32_t>(groups);
+      user_group = Buffer<int32_t>(backend, g);
+    }
+    if (popularity) no_group = Buffer<int32_t>(backend, std::vector<int32_t>(static_cast<size_t>(rows), 0));
 
-    const auto host_index = index.to_host();
-    const auto host_score = score.to_host();
-    std::copy(host_index.begin(), host_index.end(), out.items.begin() + begin * k);
-    std::copy(host_score.begin(), host_score.end(), out.scores.begin() + begin * k);
+    for (size_t r = 0; r < kinds.size(); ++r) {
+      const RecommenderKind kind = kinds[r];
+      Buffer<int32_t> index(backend, rows * k);
+      Buffer<float> score(backend, rows * k);
+      if (kind == RecommenderKind::item_knn) {
+        backend.knn_score_topk(seen.view(), knn_index.data(), knn_score.data(), model.knn_neighbours, items,
+                               seen.view(), k, index.data(), score.data());
+      } else {
+        ScoreTerms terms;
+        Buffer<float> dot_weight, group_weight;
+        if (uses_dot(kind)) {
+          if (share_dots) {
+            terms.dots = dots.matrix(rows, items);
+          } else {
+            terms.user_factors = user_factors.matrix(rows, f);
+            terms.item_factors = item_factors.matrix(items, f);
+          }
+        }
+        if (kind == RecommenderKind::popularity) {
+          terms.group_scores = popularity_table.matrix(1, items);
+          terms.user_group = no_group.data();
+        } else if (kind == RecommenderKind::group || kind == RecommenderKind::blend) {
+          terms.group_scores = group_table.matrix(groups + 1, items);
+          terms.user_group = user_group.data();
+        }
+        if (kind == RecommenderKind::blend) {
+          std::vector<float> wd(static_cast<size_t>(rows)), wg(static_cast<size_t>(rows));
+          for (int64_t u = 0; u < rows; ++u) {
+            const double n_u = static_cast<double>(queries.seen.row_length(begin + u));
+            const double w = model.blend_pivot / (model.blend_pivot + n_u);
+            const float* xu = queries.factors.row(begin + u);
+            double s = 0.0;
+            for (int64_t c = 0; c < f; ++c) s += static_cast<double>(xu[c]) * xu[c];
+            const double bound = std::sqrt(s) * max_item_norm;
+            wg[static_cast<size_t>(u)] = static_cast<float>(w);
+            wd[static_cast<size_t>(u)] = bound > 0.0 ? static_cast<float>((1.0 - w) / bound) : 0.0f;
+          }
+          dot_weight = Buffer<float>(backend, wd);
+          group_weight = Buffer<float>(backend, wg);
+          terms.dot_weight = dot_weight.data();
+          terms.group_weight = group_weight.data();
+        }
+        backend.score_topk(terms, rows, items, seen.view(), k, index.data(), score.data());
+      }
+      const auto host_index = index.to_host();
+      const auto host_score = score.to_host();
+      std::copy(host_index.begin(), host_index.end(), out[r].items.begin() + begin * k);
+      std::copy(host_score.begin(), host_score.end(), out[r].scores.begin() + begin * k);
+    }
   }
   return out;
+}
+
+TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k) {
+  return std::move(recommend_many(ctx, {kind}, model, queries, k).front());
 }
 
 }  // namespace cohort

@@ -50,5 +50,10 @@ RecommendModel build_recommend_model(const Csr& train, const std::vector<int32_t
 void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, RecommendModel& model);
 
 TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k);
+// Several recommenders for the same queries, in the order of `kinds`; each result is what
+// recommend() gives for it. The blocks of users are read once, and the embedding and blend
+// recommenders share their user . item products, computed once a block.
+std::vector<TopK> recommend_many(const Context& ctx, const std::vector<RecommenderKind>& kinds,
+                                 const RecommendModel& model, const Queries& queries, int k);
 
 }  // namespace cohort

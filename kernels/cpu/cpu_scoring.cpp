@@ -88,7 +88,9 @@ void group_only_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrVi
 
 void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k, int32_t* out_index,
                 float* out_score) {
-  const bool has_dot = terms.user_factors.data != nullptr;
+  const bool has_factors = terms.user_factors.data != nullptr;
+  const bool has_dots = terms.dots.data != nullptr;  // precomputed: read, never written
+  const bool has_dot = has_factors || has_dots;
   const bool has_group = terms.group_scores.data != nullptr;
   check_score_topk_args(terms, rows, items, exclude, k, out_index, out_score);
   if (rows == 0 || k == 0) return;
@@ -100,22 +102,23 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
   }
 
   const int64_t block = std::clamp(kScoreScratchFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreMaxBlock);
-  std::vector<float> scratch(has_dot ? static_cast<std::size_t>(std::min(block, rows) * items) : 0);
+  std::vector<float> scratch(has_factors ? static_cast<std::size_t>(std::min(block, rows) * items) : 0);
   for (int64_t begin = 0; begin < rows; begin += block) {
     const int64_t end = std::min(rows, begin + block);
     MatrixView<float> dots(scratch.data(), end - begin, items);
     // The GEMM and then the top-k, each across the OpenMP threads (one pool: gemm.hpp).
-    if (has_dot) gemm_nt(1.0f, terms.user_factors.rows_range(begin, end), terms.item_factors, 0.0f, dots);
+    if (has_factors) gemm_nt(1.0f, terms.user_factors.rows_range(begin, end), terms.item_factors, 0.0f, dots);
 #pragma omp parallel reduction(||: bad_group)
     {
       TopKSelector top(k);
-      // A row of scores: in place over the row's dot products when there are some.
-      std::vector<float> own(has_dot ? 0 : static_cast<std::size_t>(items));
+      // A row of scores: in place over the row's dot products when this call computed them.
+      std::vector<float> own(has_factors ? 0 : static_cast<std::size_t>(items));
 #pragma omp for schedule(dynamic, 8)
       for (int64_t u = begin; u < end; ++u) {
         const float dw = terms.dot_weight != nullptr ? terms.dot_weight[u] : 1.0f;
         const float gw = terms.group_weight != nullptr ? terms.group_weight[u] : 1.0f;
-        float* score = has_dot ? dots.row(u - begin) : own.data();
+        float* score = has_factors ? dots.row(u - begin) : own.data();
+        const float* dot = has_factors ? score : has_dots ? terms.dots.row(u) : nullptr;
         const float* group = nullptr;
         if (has_group) {
           const int32_t g = terms.user_group[u];
@@ -127,9 +130,9 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
           group = terms.group_scores.row(g);
         }
         if (has_dot && has_group) {
-          for (int64_t i = 0; i < items; ++i) score[i] = dw * score[i] + gw * group[i];
+          for (int64_t i = 0; i < items; ++i) score[i] = dw * dot[i] + gw * group[i];
         } else if (has_dot) {
-          for (int64_t i = 0; i < items; ++i) score[i] = dw * score[i];
+          for (int64_t i = 0; i < items; ++i) score[i] = dw * dot[i];
         } else {
           for (int64_t i = 0; i < items; ++i) score[i] = gw * group[i];
         }

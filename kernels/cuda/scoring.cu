@@ -1,6 +1,6 @@
 // Top-k scoring of users over the catalogue: the launchers of scoring_kernels.cuh (how the
 // kernels work is described there). score_topk computes U.Vt a tile of users at a time by
-// cuBLAS.
+// cuBLAS, or copies the tile from precomputed dots.
 #include <algorithm>
 
 #include "kernels/backend_checks.hpp"
@@ -22,7 +22,8 @@ void score_topk(DeviceContext& ctx, const ScoreTerms& terms, int64_t rows, int64
   check_score_topk_args(terms, rows, items, exclude, k, out_index, out_score);
   COHORT_CHECK(k <= kMaxTopK, "score_topk: k = {} exceeds the GPU limit of {}", k, kMaxTopK);
   if (rows == 0 || k == 0) return;
-  const bool has_dot = terms.user_factors.data != nullptr;
+  const bool has_dots = terms.dots.data != nullptr;  // precomputed: copied into the tile
+  const bool has_dot = terms.user_factors.data != nullptr || has_dots;
 
   const int64_t tile_rows = std::clamp(kScoreScratchFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreMaxTile);
   DeviceScratch<float> tile(ctx, std::min(tile_rows, rows) * items);
@@ -33,7 +34,11 @@ void score_topk(DeviceContext& ctx, const ScoreTerms& terms, int64_t rows, int64
   for (int64_t begin = 0; begin < rows; begin += tile_rows) {
     const int64_t n = std::min(tile_rows, rows - begin);
     if (items > 0) {
-      if (has_dot) {
+      if (has_dots) {
+        COHORT_CUDA_CHECK(cudaMemcpyAsync(tile.data(), terms.dots.data + begin * items,
+                                          static_cast<size_t>(n * items) * sizeof(float), cudaMemcpyDeviceToDevice,
+                                          ctx.stream()));
+      } else if (has_dot) {
         gemm_nt(ctx, 1.0f, terms.user_factors.rows_range(begin, begin + n), terms.item_factors, 0.0f,
                 MatrixView<float>(tile.data(), n, items));
       } else {

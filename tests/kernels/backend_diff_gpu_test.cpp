@@ -585,9 +585,9 @@ TEST_F(BackendDiffGpu, ScoreTopk) {
         std::vector<int32_t> ug(static_cast<std::size_t>(rows));
         for (auto& g : ug) g = static_cast<int32_t>(rng() % groups);
         HostCsr exclude = random_csr(rng, rows, items, items / 2, 0.3, 1, 1);
-        for (int variant = 0; variant < 3; ++variant) {
+        for (int variant = 0; variant < 4; ++variant) {
           // 0: dot only, k small; 1: dot + group, k beyond the items left for some rows (up to half
-          // the items are excluded); 2: group only.
+          // the items are excluded); 2: group only; 3: dot products given precomputed, + group.
           const int k = variant == 1 ? static_cast<int>(std::min<int64_t>(items * 3 / 4, 1000)) : 20;
           std::vector<int32_t> idx[2];
           std::vector<float> sc[2];
@@ -598,7 +598,13 @@ TEST_F(BackendDiffGpu, ScoreTopk) {
             Buffer<int32_t> dug(b, ug);
             BackendCsr ex(b, exclude, false);
             ScoreTerms t;
-            if (variant != 2) {
+            Buffer<float> dots;
+            if (variant == 3) {
+              dots = Buffer<float>(b, rows * items);
+              b.gemm_nt(1.0f, du.matrix(rows, f), dv.matrix(items, f), 0.0f, dots.matrix(rows, items));
+              t.dots = dots.matrix(rows, items);
+              t.dot_weight = ddw.data();
+            } else if (variant != 2) {
               t.user_factors = du.matrix(rows, f);
               t.item_factors = dv.matrix(items, f);
               t.dot_weight = ddw.data();

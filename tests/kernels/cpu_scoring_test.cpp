@@ -195,6 +195,47 @@ TEST_F(CpuScoring, MatchesBruteForceOnRandomInput) {
   }
 }
 
+// Precomputed dot products give what the factors give, and are left as they were.
+TEST_F(CpuScoring, PrecomputedDotsMatchTheFactors) {
+  auto in = dot_inputs();
+  in.groups = 1;
+  in.group_scores = {1, 0, 0, 1};
+  in.user_group = {0, 0};
+  in.dot_weight = {0.5f, 1.0f};
+  in.group_weight = {2.0f, 0.0f};
+  const auto want = score(in, no_exclusion(), 3);
+  // dot_inputs' products: user 0 (1, 2, 0, -1), user 1 (2, 0, 2, 0).
+  Buffer<float> dots(*backend_, std::vector<float>{1, 2, 0, -1, 2, 0, 2, 0});
+  Buffer<float> gs(*backend_, in.group_scores), dw(*backend_, in.dot_weight), gw(*backend_, in.group_weight);
+  Buffer<int32_t> ug(*backend_, in.user_group);
+  ScoreTerms t;
+  t.dots = dots.matrix(2, 4);
+  t.dot_weight = dw.data();
+  t.group_scores = gs.matrix(1, 4);
+  t.user_group = ug.data();
+  t.group_weight = gw.data();
+  test::HostCsr ex;
+  ex.cols = 4;
+  ex.add_row(std::vector<int32_t>{});
+  ex.add_row({0});
+  const auto exclude = score(in, ex, 3);
+  for (const bool with_exclusion : {false, true}) {
+    test::BackendCsr e(*backend_, with_exclusion ? ex : no_exclusion());
+    Buffer<int32_t> index(*backend_, 6);
+    Buffer<float> out(*backend_, 6);
+    backend_->score_topk(t, 2, 4, e.view, 3, index.data(), out.data());
+    const auto& expected = with_exclusion ? exclude : want;
+    EXPECT_EQ(index.to_host(), expected.index);
+    EXPECT_EQ(out.to_host(), expected.score);
+  }
+  EXPECT_EQ(dots.to_host(), (std::vector<float>{1, 2, 0, -1, 2, 0, 2, 0}));
+  t.user_factors = dots.matrix(2, 4);  // factors and dots together: refused
+  t.item_factors = dots.matrix(2, 4);
+  Buffer<int32_t> index(*backend_, 6);
+  Buffer<float> out(*backend_, 6);
+  EXPECT_THROW(backend_->score_topk(t, 2, 4, CsrView{}, 3, index.data(), out.data()), Error);
+}
+
 // Group scores alone (popularity, group) take the ranked-list path: checked against brute
 // force with many ties (scores from 4 values), NaN scores, exclusions, and k above what some
 // users have left.

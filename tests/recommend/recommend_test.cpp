@@ -232,6 +232,47 @@ TEST_F(RecommendTest, ItemKnnKnownNeighboursAndTopItem) {
   EXPECT_NEAR(t.scores[2], 1.0f / std::sqrt(6.0f) + 1.0f / std::sqrt(2.0f), 1e-5);
 }
 
+// recommend_many gives each recommender what recommend gives it alone, over several blocks,
+// with the embedding and blend recommenders sharing their products. Factors are small
+// multiples of 1/4, so every product is exact whichever way it is summed.
+TEST_F(RecommendTest, ManyAtOnceMatchesEachAlone) {
+  std::mt19937 gen(17);
+  const int items = 50, f = 3, users = 4500, groups = 3, k = 7;
+  std::vector<std::vector<int32_t>> train_rows(300), seen(users);
+  std::vector<int32_t> train_group(300);
+  for (size_t u = 0; u < train_rows.size(); ++u) {
+    train_group[u] = static_cast<int32_t>(u % groups);
+    for (int i = 0; i < items; ++i)
+      if (gen() % 5 == 0) train_rows[u].push_back(i);
+  }
+  const Csr train = make_csr(items, train_rows);
+  RecommendModel model = build_recommend_model(train, train_group, groups);
+  model.item_factors = Matrix(items, f);
+  for (auto& v : model.item_factors.data) v = 0.25f * static_cast<float>(static_cast<int>(gen() % 9) - 4);
+  fit_item_knn(ctx_, train, 5, model);
+  Queries q;
+  q.factors = Matrix(users, f);
+  for (auto& v : q.factors.data) v = 0.25f * static_cast<float>(static_cast<int>(gen() % 9) - 4);
+  for (int u = 0; u < users; ++u) {
+    for (int i = 0; i < items; ++i)
+      if (gen() % 7 == 0) seen[u].push_back(i);
+    q.group.push_back(u % 11 == 0 ? -1 : static_cast<int32_t>(u % groups));
+  }
+  q.seen = make_csr(items, seen);
+  const std::vector<RecommenderKind> kinds = {RecommenderKind::popularity, RecommenderKind::embedding,
+                                              RecommenderKind::group, RecommenderKind::blend,
+                                              RecommenderKind::item_knn};
+  const std::vector<TopK> many = recommend_many(ctx_, kinds, model, q, k);
+  ASSERT_EQ(many.size(), kinds.size());
+  for (size_t r = 0; r < kinds.size(); ++r) {
+    SCOPED_TRACE(recommender_kind_name(kinds[r]));
+    const TopK alone = recommend(ctx_, kinds[r], model, q, k);
+    EXPECT_EQ(many[r].rows, alone.rows);
+    EXPECT_EQ(many[r].items, alone.items);
+    EXPECT_EQ(many[r].scores, alone.scores);
+  }
+}
+
 TEST_F(RecommendTest, KindNames) {
   for (RecommenderKind k : {RecommenderKind::popularity, RecommenderKind::embedding, RecommenderKind::group,
                             RecommenderKind::blend, RecommenderKind::item_knn})
