@@ -13,8 +13,13 @@ namespace {
 // Users scored per backend call: bounds the per-block inputs and the top-k outputs, and what
 // a backend may hold while scoring (a CUDA tile of users x items).
 constexpr int64_t kScoreBlockRows = 2048;
-// Shared dot products (recommend_many) held per block: 64M floats, 256 MB.
-constexpr int64_t kSharedDotsFloats = int64_t{64} << 20;
+// The embedding and blend recommenders share a block's dot products (recommend_many) when a
+// block of them stays this small: on the host they must stay in cache between the two
+// readers (at 256 MB a block, the 10x data set's evaluation ran 25% slower than computing
+// them twice, each pass going to memory; at 32 MB the blocks were too small to pay for the
+// per-call work); on a device memory is no concern.
+constexpr int64_t kSharedDotsHostFloats = int64_t{16} << 20;
+constexpr int64_t kSharedDotsDeviceFloats = int64_t{64} << 20;
 // Items whose neighbours are found per topk_cosine call.
 constexpr int64_t kKnnBlockRows = 4096;
 
@@ -211,8 +216,11 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
   };
   auto any = [&](auto pred) { return std::any_of(kinds.begin(), kinds.end(), pred); };
   const bool dot = any(uses_dot);
-  // Two recommenders on the dot products (embedding and blend): computed once a block.
-  const bool share_dots = std::count_if(kinds.begin(), kinds.end(), uses_dot) >= 2;
+  // Two recommenders on the dot products (embedding and blend): computed once a block where
+  // a block of them is small enough.
+  const bool share_dots =
+      std::count_if(kinds.begin(), kinds.end(), uses_dot) >= 2 &&
+      kScoreBlockRows * items <= (backend.on_device() ? kSharedDotsDeviceFloats : kSharedDotsHostFloats);
   const bool grouped = any([](RecommenderKind kind) {
     return kind == RecommenderKind::group || kind == RecommenderKind::blend;
   });
@@ -248,12 +256,8 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
     }
   }
 
-  // Shared dot products are held a block at a time: fewer users a block for wide catalogues.
-  const int64_t block_rows =
-      share_dots ? std::clamp(kSharedDotsFloats / std::max<int64_t>(items, 1), int64_t{1}, kScoreBlockRows)
-                 : kScoreBlockRows;
-  for (int64_t begin = 0; begin < q; begin += block_rows) {
-    const int64_t end = std::min(q, begin + block_rows);
+  for (int64_t begin = 0; begin < q; begin += kScoreBlockRows) {
+    const int64_t end = std::min(q, begin + kScoreBlockRows);
     const int64_t rows = end - begin;
     const BackendCsr seen(backend, queries.seen, begin, end);
     Buffer<float> user_factors, dots;

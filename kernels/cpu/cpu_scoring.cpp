@@ -34,6 +34,12 @@ void group_only_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrVi
     const int32_t g = terms.user_group[u];
     if (g >= 0 && g < groups) named[static_cast<std::size_t>(g)] = 1;
   }
+  // No user walks further than k + its excluded items: only that prefix of a ranking is needed
+  // (selected, then sorted), which keeps a call's cost near one pass over each group's row.
+  int64_t most_excluded = 0;
+  for (int64_t u = 0; exclude.rows != 0 && u < rows; ++u)
+    most_excluded = std::max(most_excluded, exclude.indptr[u + 1] - exclude.indptr[u]);
+  const int64_t prefix = k + most_excluded;
   std::vector<std::vector<int32_t>> ranking(static_cast<std::size_t>(groups));
 #pragma omp parallel for schedule(dynamic)
   for (int64_t g = 0; g < groups; ++g) {
@@ -42,9 +48,14 @@ void group_only_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrVi
     std::vector<int32_t>& order = ranking[static_cast<std::size_t>(g)];
     for (int64_t i = 0; i < items; ++i)
       if (!std::isnan(score[i])) order.push_back(static_cast<int32_t>(i));
-    std::sort(order.begin(), order.end(), [score](int32_t a, int32_t b) {
+    auto ranks_before = [score](int32_t a, int32_t b) {
       return score[a] > score[b] || (score[a] == score[b] && a < b);
-    });
+    };
+    if (prefix < static_cast<int64_t>(order.size())) {
+      std::nth_element(order.begin(), order.begin() + prefix, order.end(), ranks_before);
+      order.resize(static_cast<std::size_t>(prefix));
+    }
+    std::sort(order.begin(), order.end(), ranks_before);
   }
 #pragma omp parallel reduction(||: bad_group)
   {

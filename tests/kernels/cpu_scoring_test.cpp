@@ -250,22 +250,26 @@ TEST_F(CpuScoring, GroupOnlyMatchesBruteForceOnRandomInput) {
   for (int64_t e = 0; e < in.groups * in.items; ++e)
     in.group_scores.push_back(e % 17 == 5 ? std::numeric_limits<float>::quiet_NaN() : 0.25f * static_cast<float>(rng() % 4));
   for (int64_t u = 0; u < in.rows; ++u) in.user_group.push_back(static_cast<int32_t>(rng() % in.groups));
-  auto ex = test::random_csr(rng, in.rows, in.items, 0.8, {});
-  const int k = 20;
-  auto r = score(in, ex, k);
-  for (int64_t u = 0; u < in.rows; ++u) {
-    std::vector<std::pair<float, int32_t>> cand;
-    std::vector<bool> skip(in.items, false);
-    for (int64_t p = ex.indptr[u]; p < ex.indptr[u + 1]; ++p) skip[ex.indices[p]] = true;
-    for (int64_t i = 0; i < in.items; ++i) {
-      const float s = in.group_scores[in.user_group[u] * in.items + i];
-      if (!skip[i] && !std::isnan(s)) cand.emplace_back(s, static_cast<int32_t>(i));
+  // Heavy exclusion with k near what is left; light exclusion with a small k, where only a
+  // prefix of each group's ranking is needed.
+  for (const auto& [density, k] : {std::pair<double, int>{0.8, 20}, std::pair<double, int>{0.1, 5}}) {
+    SCOPED_TRACE(density);
+    auto ex = test::random_csr(rng, in.rows, in.items, density, {});
+    auto r = score(in, ex, k);
+    for (int64_t u = 0; u < in.rows; ++u) {
+      std::vector<std::pair<float, int32_t>> cand;
+      std::vector<bool> skip(in.items, false);
+      for (int64_t p = ex.indptr[u]; p < ex.indptr[u + 1]; ++p) skip[ex.indices[p]] = true;
+      for (int64_t i = 0; i < in.items; ++i) {
+        const float s = in.group_scores[in.user_group[u] * in.items + i];
+        if (!skip[i] && !std::isnan(s)) cand.emplace_back(s, static_cast<int32_t>(i));
+      }
+      std::vector<int32_t> want_index(k);
+      std::vector<float> want_score(k);
+      test::brute_topk(cand, k, want_index.data(), want_score.data());
+      ASSERT_EQ(std::vector<int32_t>(r.index.begin() + u * k, r.index.begin() + (u + 1) * k), want_index) << "user " << u;
+      ASSERT_EQ(std::vector<float>(r.score.begin() + u * k, r.score.begin() + (u + 1) * k), want_score) << "user " << u;
     }
-    std::vector<int32_t> want_index(k);
-    std::vector<float> want_score(k);
-    test::brute_topk(cand, k, want_index.data(), want_score.data());
-    ASSERT_EQ(std::vector<int32_t>(r.index.begin() + u * k, r.index.begin() + (u + 1) * k), want_index) << "user " << u;
-    ASSERT_EQ(std::vector<float>(r.score.begin() + u * k, r.score.begin() + (u + 1) * k), want_score) << "user " << u;
   }
 }
 
