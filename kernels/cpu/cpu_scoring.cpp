@@ -154,7 +154,7 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
             if (e >= 0 && e < items) score[e] = std::numeric_limits<float>::quiet_NaN();
           }
         }
-        for (int64_t i = 0; i < items; ++i) top.push(static_cast<int32_t>(i), score[i]);
+        top.push_all(score, items);
         top.write(out_index + u * k, out_score + u * k);
       }
     }

@@ -29,6 +29,22 @@ class TopKSelector {
     insert(index, score);
   }
 
+  // push(first + i, score[i]) for i in [0, n), in that order. Blocks of kScanBlock scores
+  // that cannot enter cost one vectorised comparison with the floor: a full catalogue scanned
+  // per user is mostly such blocks once the heap is full.
+  void push_all(const float* score, int64_t n, int32_t first = 0) {
+    constexpr int64_t kScanBlock = 16;
+    int64_t i = 0;
+    for (; i + kScanBlock <= n; i += kScanBlock) {
+      const float floor = floor_;
+      int any = 0;
+      for (int64_t j = 0; j < kScanBlock; ++j) any |= score[i + j] >= floor;  // NaN: false
+      if (!any) continue;
+      for (int64_t j = 0; j < kScanBlock; ++j) push(first + static_cast<int32_t>(i + j), score[i + j]);
+    }
+    for (; i < n; ++i) push(first + static_cast<int32_t>(i), score[i]);
+  }
+
   // Writes the k slots of one output row, best first; unused slots get index -1, score 0.
   // Leaves the selector empty.
   void write(int32_t* out_index, float* out_score) {
