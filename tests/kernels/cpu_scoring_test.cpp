@@ -68,6 +68,21 @@ class CpuScoring : public ::testing::Test {
 
 test::HostCsr no_exclusion() { return {}; }
 
+// Row u of r is the top k of the candidates (score, index), best first, -1 padded.
+::testing::AssertionResult row_is_brute_force_topk(const Ranked& r, int64_t u, int k,
+                                                   std::vector<std::pair<float, int32_t>> cand) {
+  std::vector<int32_t> want_index(static_cast<std::size_t>(k));
+  std::vector<float> want_score(static_cast<std::size_t>(k));
+  test::brute_topk(std::move(cand), k, want_index.data(), want_score.data());
+  const std::vector<int32_t> index(r.index.begin() + u * k, r.index.begin() + (u + 1) * k);
+  const std::vector<float> score(r.score.begin() + u * k, r.score.begin() + (u + 1) * k);
+  for (int r = 0; r < k; ++r)
+    if (index[r] != want_index[r] || score[r] != want_score[r])
+      return ::testing::AssertionFailure() << "rank " << r << ": (" << index[r] << ", " << score[r] << "), brute force ("
+                                           << want_index[r] << ", " << want_score[r] << ")";
+  return ::testing::AssertionSuccess();
+}
+
 // Users (1, 0) and (0, 2); items (1, 1), (2, 0), (0, 1), (-1, 0).
 //   user 0 scores 1, 2, 0, -1; user 1 scores 2, 0, 2, 0.
 ScoreInputs dot_inputs() {
@@ -104,16 +119,21 @@ TEST_F(CpuScoring, GroupOnly) {
   EXPECT_EQ(r.score, (std::vector<float>{0.75f, 0, 1.0f, 0.5f, 0.75f, 0}));
 }
 
-TEST_F(CpuScoring, BothTermsWithWeights) {
-  // score = dw * dot + gw * group; user 0: 0.5 * (1, 2, 0, -1) + 2 * (1, 0, 0, 1) = (2.5, 1, 0, 1.5)
-  //                                user 1: 1 * (2, 0, 2, 0) + 0 * anything    = (2, 0, 2, 0)
+// dot_inputs with a group term and weights:
+//   score = dw * dot + gw * group; user 0: 0.5 * (1, 2, 0, -1) + 2 * (1, 0, 0, 1) = (2.5, 1, 0, 1.5)
+//                                  user 1: 1 * (2, 0, 2, 0) + 0 * anything    = (2, 0, 2, 0)
+ScoreInputs weighted_inputs() {
   auto in = dot_inputs();
   in.groups = 1;
   in.group_scores = {1, 0, 0, 1};
   in.user_group = {0, 0};
   in.dot_weight = {0.5f, 1.0f};
   in.group_weight = {2.0f, 0.0f};
-  auto r = score(in, no_exclusion(), 4);
+  return in;
+}
+
+TEST_F(CpuScoring, BothTermsWithWeights) {
+  auto r = score(weighted_inputs(), no_exclusion(), 4);
   EXPECT_EQ(r.index, (std::vector<int32_t>{0, 3, 1, 2, 0, 2, 1, 3}));
   EXPECT_EQ(r.score, (std::vector<float>{2.5f, 1.5f, 1, 0, 2, 2, 0, 0}));
 }
@@ -187,22 +207,13 @@ TEST_F(CpuScoring, MatchesBruteForceOnRandomInput) {
       const float s = in.dot_weight[u] * dot + in.group_weight[u] * in.group_scores[in.user_group[u] * in.items + i];
       cand.emplace_back(s, static_cast<int32_t>(i));
     }
-    std::vector<int32_t> want_index(k);
-    std::vector<float> want_score(k);
-    test::brute_topk(cand, k, want_index.data(), want_score.data());
-    ASSERT_EQ(std::vector<int32_t>(r.index.begin() + u * k, r.index.begin() + (u + 1) * k), want_index) << "user " << u;
-    ASSERT_EQ(std::vector<float>(r.score.begin() + u * k, r.score.begin() + (u + 1) * k), want_score) << "user " << u;
+    ASSERT_TRUE(row_is_brute_force_topk(r, u, k, cand)) << "user " << u;
   }
 }
 
 // Precomputed dot products give what the factors give, and are left as they were.
 TEST_F(CpuScoring, PrecomputedDotsMatchTheFactors) {
-  auto in = dot_inputs();
-  in.groups = 1;
-  in.group_scores = {1, 0, 0, 1};
-  in.user_group = {0, 0};
-  in.dot_weight = {0.5f, 1.0f};
-  in.group_weight = {2.0f, 0.0f};
+  const auto in = weighted_inputs();
   const auto want = score(in, no_exclusion(), 3);
   // dot_inputs' products: user 0 (1, 2, 0, -1), user 1 (2, 0, 2, 0).
   Buffer<float> dots(*backend_, std::vector<float>{1, 2, 0, -1, 2, 0, 2, 0});
@@ -264,11 +275,7 @@ TEST_F(CpuScoring, GroupOnlyMatchesBruteForceOnRandomInput) {
         const float s = in.group_scores[in.user_group[u] * in.items + i];
         if (!skip[i] && !std::isnan(s)) cand.emplace_back(s, static_cast<int32_t>(i));
       }
-      std::vector<int32_t> want_index(k);
-      std::vector<float> want_score(k);
-      test::brute_topk(cand, k, want_index.data(), want_score.data());
-      ASSERT_EQ(std::vector<int32_t>(r.index.begin() + u * k, r.index.begin() + (u + 1) * k), want_index) << "user " << u;
-      ASSERT_EQ(std::vector<float>(r.score.begin() + u * k, r.score.begin() + (u + 1) * k), want_score) << "user " << u;
+      ASSERT_TRUE(row_is_brute_force_topk(r, u, k, cand)) << "user " << u;
     }
   }
 }
@@ -348,11 +355,7 @@ TEST_F(CpuScoring, KnnMatchesBruteForceOnRandomInput) {
     for (int64_t i = 0; i < items; ++i) {
       if (scored[i] && !skip[i]) cand.emplace_back(acc[i], static_cast<int32_t>(i));
     }
-    std::vector<int32_t> want_index(k);
-    std::vector<float> want_score(k);
-    test::brute_topk(cand, k, want_index.data(), want_score.data());
-    ASSERT_EQ(std::vector<int32_t>(r.index.begin() + u * k, r.index.begin() + (u + 1) * k), want_index) << "user " << u;
-    ASSERT_EQ(std::vector<float>(r.score.begin() + u * k, r.score.begin() + (u + 1) * k), want_score) << "user " << u;
+    ASSERT_TRUE(row_is_brute_force_topk(r, u, k, cand)) << "user " << u;
   }
 }
 
