@@ -68,6 +68,21 @@ class CpuScoring : public ::testing::Test {
 
 test::HostCsr no_exclusion() { return {}; }
 
+// Row u's candidates for brute force: (score(i), i) for every item not excluded in row u of
+// ex and not scored NaN.
+template <class Score>
+std::vector<std::pair<float, int32_t>> candidates(const test::HostCsr& ex, int64_t u, int64_t items, Score score) {
+  std::vector<bool> skip(static_cast<std::size_t>(items), false);
+  for (int64_t p = ex.indptr[u]; p < ex.indptr[u + 1]; ++p) skip[static_cast<std::size_t>(ex.indices[p])] = true;
+  std::vector<std::pair<float, int32_t>> cand;
+  for (int64_t i = 0; i < items; ++i) {
+    if (skip[static_cast<std::size_t>(i)]) continue;
+    const float s = score(i);
+    if (!std::isnan(s)) cand.emplace_back(s, static_cast<int32_t>(i));
+  }
+  return cand;
+}
+
 // Row u of r is the top k of the candidates (score, index), best first, -1 padded.
 ::testing::AssertionResult row_is_brute_force_topk(const Ranked& r, int64_t u, int k,
                                                    std::vector<std::pair<float, int32_t>> cand) {
@@ -197,16 +212,11 @@ TEST_F(CpuScoring, MatchesBruteForceOnRandomInput) {
   const int k = 10;
   auto r = score(in, ex, k);
   for (int64_t u = 0; u < in.rows; ++u) {
-    std::vector<std::pair<float, int32_t>> cand;
-    std::vector<bool> skip(in.items, false);
-    for (int64_t p = ex.indptr[u]; p < ex.indptr[u + 1]; ++p) skip[ex.indices[p]] = true;
-    for (int64_t i = 0; i < in.items; ++i) {
-      if (skip[i]) continue;
+    const auto cand = candidates(ex, u, in.items, [&](int64_t i) {
       float dot = 0.0f;
       for (int64_t j = 0; j < in.f; ++j) dot += in.user_factors[u * in.f + j] * in.item_factors[i * in.f + j];
-      const float s = in.dot_weight[u] * dot + in.group_weight[u] * in.group_scores[in.user_group[u] * in.items + i];
-      cand.emplace_back(s, static_cast<int32_t>(i));
-    }
+      return in.dot_weight[u] * dot + in.group_weight[u] * in.group_scores[in.user_group[u] * in.items + i];
+    });
     ASSERT_TRUE(row_is_brute_force_topk(r, u, k, cand)) << "user " << u;
   }
 }
@@ -268,13 +278,8 @@ TEST_F(CpuScoring, GroupOnlyMatchesBruteForceOnRandomInput) {
     auto ex = test::random_csr(rng, in.rows, in.items, density, {});
     auto r = score(in, ex, k);
     for (int64_t u = 0; u < in.rows; ++u) {
-      std::vector<std::pair<float, int32_t>> cand;
-      std::vector<bool> skip(in.items, false);
-      for (int64_t p = ex.indptr[u]; p < ex.indptr[u + 1]; ++p) skip[ex.indices[p]] = true;
-      for (int64_t i = 0; i < in.items; ++i) {
-        const float s = in.group_scores[in.user_group[u] * in.items + i];
-        if (!skip[i] && !std::isnan(s)) cand.emplace_back(s, static_cast<int32_t>(i));
-      }
+      const auto cand =
+          candidates(ex, u, in.items, [&](int64_t i) { return in.group_scores[in.user_group[u] * in.items + i]; });
       ASSERT_TRUE(row_is_brute_force_topk(r, u, k, cand)) << "user " << u;
     }
   }
