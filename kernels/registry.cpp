@@ -55,7 +55,7 @@ std::unique_ptr<Backend> make_backend(const std::string& kind, const BackendOpti
                         "backend '{}': no usable GPU (no NVIDIA driver or no device visible); use --backend cpu", kind);
     COHORT_CHECK_STATUS(device < count, Status::backend_error, "backend '{}': only {} GPU(s) visible", kind, count);
 #ifdef COHORT_WITH_CUDA
-    return make_cuda_backend(device);
+    return make_cuda_backend(device, options.tf32);
 #endif
   }
   COHORT_FAIL(Status::invalid_argument, "unknown backend '{}': expected auto, cpu, cuda or cuda:N", kind);

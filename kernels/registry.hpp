@@ -11,6 +11,9 @@ namespace cohort {
 
 struct BackendOptions {
   int threads = 0;  // CPU threads; 0 = OpenMP's default
+  // CUDA: k-means distances on TF32 tensor cores. The pairs TF32 cannot decide are recomputed
+  // in FP32, so the labels are FP32's; distances carry TF32's error (~2^-8 |x| |c|).
+  bool tf32 = false;
 };
 
 // kind: "auto", "cpu", "cuda" (device 0) or "cuda:N". Throws Error(invalid_argument) for an

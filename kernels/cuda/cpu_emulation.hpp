@@ -203,6 +203,14 @@ inline unsigned __ballot_sync(unsigned, int predicate) {
   return bits;
 }
 
+// 1 + the index of the lowest set bit; 0 for none.
+inline int __ffs(int x) {
+  const auto bits = static_cast<unsigned>(x);
+  for (int b = 0; b < 32; ++b)
+    if ((bits >> b) & 1u) return b + 1;
+  return 0;
+}
+
 // One fiber runs at a time: an atomic is a plain read-modify-write that returns the old value.
 template <class T>
 T atomicAdd(T* p, T v) {

@@ -189,32 +189,59 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, Kernel, i
 
 // ---- cuBLAS ----
 
-struct CohortEmulatedBlas {};
+// The math mode is the handle's, as in cuBLAS. With TF32 the inputs are truncated to TF32's 10
+// mantissa bits (what tensor cores read of an FP32 operand; the largest error cuBLAS may make).
+enum cublasMath_t { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3 };
+struct CohortEmulatedBlas {
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
 using cublasHandle_t = CohortEmulatedBlas*;
 enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
 enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
 
 inline cublasStatus_t cublasCreate(cublasHandle_t* handle) {
-  static CohortEmulatedBlas the_handle;
-  *handle = &the_handle;
+  *handle = new CohortEmulatedBlas;
   return CUBLAS_STATUS_SUCCESS;
 }
-inline cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
+inline cublasStatus_t cublasDestroy(cublasHandle_t handle) {
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
 inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+inline cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
+  handle->math = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
+  *mode = handle->math;
+  return CUBLAS_STATUS_SUCCESS;
+}
 inline const char* cublasGetStatusString(cublasStatus_t s) {
   return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE";
 }
+inline float cohort_emulated_tf32(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits &= 0xFFFFE000u;
+  std::memcpy(&v, &bits, sizeof bits);
+  return v;
+}
 // Column-major C = alpha op(A) op(B) + beta C (C not read when beta is 0), as cuBLAS.
-inline cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                                  int k, const float* alpha, const float* a, int lda, const float* b, int ldb,
+inline cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                                  int n, int k, const float* alpha, const float* a, int lda, const float* b, int ldb,
                                   const float* beta, float* c, int ldc) {
   if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
+  const bool tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
   for (int j = 0; j < n; ++j) {
     for (int i = 0; i < m; ++i) {
       double s = 0.0;
       for (int l = 0; l < k; ++l) {
-        const float av = transa == CUBLAS_OP_N ? a[i + int64_t{l} * lda] : a[l + int64_t{i} * lda];
-        const float bv = transb == CUBLAS_OP_N ? b[l + int64_t{j} * ldb] : b[j + int64_t{l} * ldb];
+        float av = transa == CUBLAS_OP_N ? a[i + int64_t{l} * lda] : a[l + int64_t{i} * lda];
+        float bv = transb == CUBLAS_OP_N ? b[l + int64_t{j} * ldb] : b[j + int64_t{l} * ldb];
+        if (tf32) {
+          av = cohort_emulated_tf32(av);
+          bv = cohort_emulated_tf32(bv);
+        }
         s += static_cast<double>(av) * bv;
       }
       float& out = c[i + int64_t{j} * ldc];

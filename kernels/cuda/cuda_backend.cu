@@ -13,7 +13,7 @@ namespace {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : ctx_(device) {}
+  CudaBackend(int device, bool tf32) : ctx_(device), tf32_(tf32) {}
   ~CudaBackend() override { trace_.print(stderr); }
 
   std::string name() const override { return fmt::format("cuda:{}", ctx_.device()); }
@@ -21,7 +21,8 @@ class CudaBackend final : public Backend {
     const cudaDeviceProp& p = ctx_.properties();
     return fmt::format("cuda:{}: {}, {:.1f} GiB, sm_{}{}, {} SMs", ctx_.device(), p.name,
                        static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0), p.major, p.minor,
-                       p.multiProcessorCount);
+                       p.multiProcessorCount) +
+           (tf32_ ? ", k-means distances in TF32" : "");
   }
   bool on_device() const override { return true; }
 
@@ -105,7 +106,8 @@ class CudaBackend final : public Backend {
                      const int64_t* k_offsets, int num_problems, int32_t* labels, float* best_dist,
                      float* second_dist) override {
     const Scope scope = enter("kmeans_assign");
-    cuda::kmeans_assign(ctx_, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist);
+    cuda::kmeans_assign(ctx_, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist,
+                        tf32_);
   }
   void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets,
                          int num_problems, double* sums, double* counts) override {
@@ -171,6 +173,7 @@ class CudaBackend final : public Backend {
   }
 
   cuda::DeviceContext ctx_;
+  bool tf32_;  // k-means distances on TF32 tensor cores
   OpTrace trace_;
 };
 
@@ -183,11 +186,11 @@ void cuda_topk_cosine_reference(Backend& backend, CsrView a, CsrView a_t, int64_
   cuda::topk_cosine_reference(cuda->context(), a, a_t, row_begin, row_end, k, exclude_self, out_index, out_score);
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) {
+std::unique_ptr<Backend> make_cuda_backend(int device, bool tf32) {
   const int count = cuda_visible_devices();
   COHORT_CHECK_STATUS(device >= 0 && device < count, Status::backend_error, "cuda:{}: only {} GPU(s) visible", device,
                       count);
-  return std::make_unique<CudaBackend>(device);
+  return std::make_unique<CudaBackend>(device, tf32);
 }
 
 COHORT_CUDA_ENTRY_NAMESPACE_END

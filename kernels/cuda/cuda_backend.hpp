@@ -13,8 +13,9 @@ COHORT_CUDA_ENTRY_NAMESPACE_BEGIN
 // Visible GPUs; 0 when the driver is missing (cudaErrorInsufficientDriver) or no device.
 int cuda_visible_devices();
 std::vector<std::string> cuda_describe_devices();
-// Throws Error(backend_error) when the device cannot be used.
-std::unique_ptr<Backend> make_cuda_backend(int device);
+// Throws Error(backend_error) when the device cannot be used. tf32: k-means distances on TF32
+// tensor cores, with the labels kept FP32's (kmeans_tf32_kernels.cuh).
+std::unique_ptr<Backend> make_cuda_backend(int device, bool tf32 = false);
 
 // Backend::topk_cosine computed by the library reference path (cuSPARSE SpGEMM of the row
 // range with a^T, then cub segmented sorts): for tests and benchmarks of the custom kernel.

@@ -40,9 +40,11 @@ BprStats bpr_epoch(DeviceContext& ctx, CsrView user_items, MatrixView<float> use
                    float learning_rate, float reg, int64_t samples, uint64_t seed);
 
 // kmeans.cu
+// tf32: the distance GEMM on TF32 tensor cores, undecided pairs rechecked in FP32
+// (kmeans_tf32_kernels.cuh).
 void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
                    MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
-                   float* best_dist, float* second_dist);
+                   float* best_dist, float* second_dist, bool tf32);
 void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets,
                        int num_problems, double* sums, double* counts);
 void kmeans_finalize(DeviceContext& ctx, const double* sums, const double* counts, MatrixView<float> centroids);

@@ -30,6 +30,34 @@ COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
 
 constexpr int64_t kAssignScratchFloats = int64_t{64} << 20;
+// Pairs a TF32 row block may list for the FP32 recheck (64 MB); more and the call is redone in
+// FP32. Uniform random data, the worst case for near ties, lists 6% of the pairs of the sweep
+// k = 2..64 and 13% at k = 1024 (a 20,000-row simulation).
+constexpr int64_t kTf32MaxPairs = int64_t{8} << 20;
+
+// COHORT_TF32_RECHECK_PAIRS=N lowers that limit, for a test to reach the FP32 redo.
+int64_t tf32_max_pairs() {
+  const char* v = std::getenv("COHORT_TF32_RECHECK_PAIRS");
+  if (v == nullptr) return kTf32MaxPairs;
+  const long long limit = std::atoll(v);
+  return limit > 0 ? std::min<int64_t>(limit, kTf32MaxPairs) : kTf32MaxPairs;
+}
+
+// Sets the cuBLAS math mode for a scope, then puts the previous one back.
+class CublasMathMode {
+ public:
+  CublasMathMode(DeviceContext& ctx, cublasMath_t mode) : handle_(ctx.cublas()) {
+    COHORT_CUBLAS_CHECK(cublasGetMathMode(handle_, &previous_));
+    COHORT_CUBLAS_CHECK(cublasSetMathMode(handle_, mode));
+  }
+  ~CublasMathMode() { cublasSetMathMode(handle_, previous_); }
+  CublasMathMode(const CublasMathMode&) = delete;
+  CublasMathMode& operator=(const CublasMathMode&) = delete;
+
+ private:
+  cublasHandle_t handle_;
+  cublasMath_t previous_ = CUBLAS_DEFAULT_MATH;
+};
 
 // The default paths are the ones an H200 measured faster (benchmarks/RESULTS.md, 2026-12-04):
 // cuBLAS GEMM + argmin beat the fused kernel (12.0 against 14.6 ms for the sweep k = 2..64 on
@@ -85,7 +113,7 @@ DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
 
 void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
                    MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
-                   float* best_dist, float* second_dist) {
+                   float* best_dist, float* second_dist, bool tf32) {
   check_kmeans_assign_args(x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist);
   check_total_k("kmeans_assign", centroids.rows);
   const int64_t n = x.rows;
@@ -95,7 +123,7 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceScratch<float> c_sq(ctx, total_k);
   row_sq_norms(ctx, centroids, c_sq.data());
-  if (x.cols <= kFusedMaxDims && fused_assign_enabled()) {
+  if (!tf32 && x.cols <= kFusedMaxDims && fused_assign_enabled()) {
     const AssignPlan plan = plan_assign(k_offsets, num_problems);
     if (plan.chunks() == 0) return;
     DeviceScratch<int32_t> slot_centroid = upload(ctx, plan.slot_centroid.data(), plan.chunks() * kAssignSlots);
@@ -116,14 +144,46 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
   }
   const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
   DeviceScratch<float> dots(ctx, block * total_k);
+  // TF32: the pairs to recheck, listed per row block (kmeans_tf32_kernels.cuh).
+  DeviceScratch<float> c_norm(ctx, tf32 ? total_k : 0);
+  const int64_t capacity = tf32 ? std::min(block * num_problems, tf32_max_pairs()) : 0;
+  DeviceScratch<int64_t> pairs(ctx, capacity);
+  DeviceScratch<int> counters(ctx, tf32 ? 2 : 0);  // listed, overflow
+  Tf32Check check{c_norm.data(), tf32_distance_error(x.cols), pairs.data(), counters.data(),
+                  capacity,      tf32 ? counters.data() + 1 : nullptr};
+  if (tf32) {
+    launch_kernel(sqrt_kernel, grid_for(ctx, total_k, 256), 256, 0, ctx.stream(), c_sq.data(), total_k, c_norm.data());
+    COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(int), ctx.stream()));
+  }
   for (int64_t begin = 0; begin < n; begin += block) {
     const int64_t rows = std::min(block, n - begin);
     // Centroid-major: dots[c * rows + i] = -2 c . x_i.
     MatrixView<float> d(dots.data(), total_k, rows, rows);
-    gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+    {
+      const CublasMathMode mode(ctx, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+      gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+    }
     const dim3 grid(static_cast<unsigned>(ceil_div(rows, 256)), static_cast<unsigned>(std::min(num_problems, 65535)));
-    launch_kernel(argmin_from_dots_kernel, grid, 256, 0, ctx.stream(), dots.data(), rows, x_sq_norms, c_sq.data(),
-                  offsets.data(), num_problems, n, begin, labels, best_dist, second_dist);
+    if (!tf32) {
+      launch_kernel(argmin_from_dots_kernel<false>, grid, 256, 0, ctx.stream(), dots.data(), rows, x_sq_norms,
+                    c_sq.data(), offsets.data(), num_problems, n, begin, labels, best_dist, second_dist, check);
+      continue;
+    }
+    launch_kernel(argmin_from_dots_kernel<true>, grid, 256, 0, ctx.stream(), dots.data(), rows, x_sq_norms,
+                  c_sq.data(), offsets.data(), num_problems, n, begin, labels, best_dist, second_dist, check);
+    launch_kernel(tf32_recheck_kernel, grid_for(ctx, capacity * 32, 256), 256, 0, ctx.stream(), dots.data(), rows,
+                  begin, x.data, x.ld, static_cast<int>(x.cols), x_sq_norms, centroids.data, centroids.ld, c_sq.data(),
+                  offsets.data(), n, check, labels, best_dist, second_dist);
+    COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, sizeof(int), ctx.stream()));
+  }
+  if (tf32) {
+    int overflow = 0;
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(&overflow, counters.data() + 1, sizeof(int), cudaMemcpyDeviceToHost,
+                                      ctx.stream()));
+    ctx.synchronize();
+    // More undecided pairs in a block than the list holds: the data is too tied for TF32.
+    if (overflow != 0)
+      kmeans_assign(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist, false);
   }
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "kernels/cuda/device_functions.cuh"
+#include "kernels/cuda/kmeans_tf32_kernels.cuh"
 
 COHORT_CUDA_NAMESPACE_BEGIN
 
@@ -229,20 +230,29 @@ __global__ void __launch_bounds__(kAssignThreads)
   }
 }
 
-// The path for d > kFusedMaxDims: dots (total_k x rows, centroid-major) = -2 C x^T from cuBLAS
-// for a block of rows; thread i of problem b finds the nearest and second-nearest centroid.
+// The default path (and the fused kernel's fallback for d > kFusedMaxDims): dots (total_k x
+// rows, centroid-major) = -2 C x^T from cuBLAS for a block of rows; thread i of problem b finds
+// the nearest and second-nearest centroid. With kTf32Check the dots came from TF32 tensor
+// cores, and the pairs whose nearest the TF32 error could have changed are listed for
+// tf32_recheck_kernel (kmeans_tf32_kernels.cuh).
+template <bool kTf32Check>
 __global__ void argmin_from_dots_kernel(const float* dots, int64_t rows, const float* x_sq, const float* c_sq,
-                              const int64_t* k_offsets, int num_problems, int64_t n, int64_t row0, int32_t* labels,
-                              float* best_dist, float* second_dist) {
+                                        const int64_t* k_offsets, int num_problems, int64_t n, int64_t row0,
+                                        int32_t* labels, float* best_dist, float* second_dist, Tf32Check check) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i >= rows) return;
   const float xs = x_sq[row0 + i];
+  const float x_error = kTf32Check ? check.error * sqrtf(xs) : 0.0f;
   for (int b = blockIdx.y; b < num_problems; b += gridDim.y) {
     const int64_t lo = k_offsets[b];
     const int64_t hi = k_offsets[b + 1];
     float best = INFINITY;
     float second = INFINITY;
     int32_t label = 0;
+    // The two lowest lower bounds d~ - e and the centroid of the lowest (kTf32Check only).
+    float lower = INFINITY;
+    float lower_second = INFINITY;
+    int32_t lower_label = -1;
     // Strict < keeps the lowest index on ties; an equal distance still becomes second.
     for (int64_t c = lo; c < hi; ++c) {
       const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
@@ -253,12 +263,33 @@ __global__ void argmin_from_dots_kernel(const float* dots, int64_t rows, const f
       } else if (dist < second) {
         second = dist;
       }
+      if (kTf32Check) {
+        const float bound = dist - x_error * check.c_norm[c];
+        if (bound < lower) {
+          lower_second = lower;
+          lower = bound;
+          lower_label = static_cast<int32_t>(c - lo);
+        } else if (bound < lower_second) {
+          lower_second = bound;
+        }
+      }
     }
     if (hi - lo == 1) second = best;
     const int64_t out = b * n + row0 + i;
     labels[out] = label;
     best_dist[out] = best;
     if (second_dist != nullptr) second_dist[out] = second;
+    if (kTf32Check && hi - lo > 1) {
+      const float others = lower_label == label ? lower_second : lower;
+      if (others <= best + x_error * check.c_norm[lo + label]) {
+        const int slot = atomicAdd(check.count, 1);
+        if (slot < check.capacity) {
+          check.pairs[slot] = out;
+        } else {
+          *check.overflow = 1;
+        }
+      }
+    }
   }
 }
 

@@ -195,6 +195,19 @@ class BackendDiffGpu : public ::testing::Test {
 #endif
   }
 
+  // The same GPUs with k-means distances in TF32 (--tf32), for the tests that need them.
+  std::vector<std::unique_ptr<Backend>> tf32_gpus() const {
+    std::vector<std::unique_ptr<Backend>> out;
+#ifdef COHORT_CUDA_EMULATION
+    out.push_back(make_cuda_backend(0, true));
+#else
+    BackendOptions tf32;
+    tf32.tf32 = true;
+    for (int d = 0; d < cuda_device_count(); ++d) out.push_back(make_backend("cuda:" + std::to_string(d), tf32));
+#endif
+    return out;
+  }
+
   std::unique_ptr<Backend> cpu_;
   std::vector<std::unique_ptr<Backend>> gpus_;
 };
@@ -490,6 +503,72 @@ TEST_F(BackendDiffGpu, KmeansAssignAccumulateFinalize) {
         EXPECT_TRUE(all_near(sums[0], sums[1], 1e-9, 1e-9)) << "sums";
         EXPECT_EQ(sums[1], sums_again) << "accumulate is not deterministic";
         EXPECT_TRUE(all_near(cent[0], cent[1], 1e-6, 1e-6)) << "finalize";
+      }
+    }
+  }
+}
+
+// TF32 distances with the FP32 recheck: the labels must be the CPU's up to FP32 near-ties, as
+// on the FP32 path, also where TF32 alone would pick another centroid. Rows and centroids
+// around 3 in every coordinate make |x| |c| large against the distances, so TF32's error
+// (~2^-8 |x| |c|) exceeds many gaps between the nearest two; uniform data around 0 is the
+// common case.
+TEST_F(BackendDiffGpu, KmeansAssignTf32KeepsFp32Labels) {
+  for (auto& gpu : tf32_gpus()) {
+    for (float offset : {0.0f, 3.0f}) {
+      for (int64_t d : {int64_t{13}, int64_t{100}, int64_t{230}}) {
+        SCOPED_TRACE("backend " + gpu->description() + " offset " + std::to_string(offset) + " d " +
+                     std::to_string(d));
+        std::mt19937_64 rng(static_cast<uint64_t>(d) + 7);
+        const int64_t n = sz(3000, 300);
+        const std::vector<int64_t> ks = {1, 2, 5, 17, 64, 130};
+        std::vector<int64_t> offsets{0};
+        for (int64_t k : ks) offsets.push_back(offsets.back() + k);
+        const int problems = static_cast<int>(ks.size());
+        const int64_t total_k = offsets.back();
+        auto x = random_floats(rng, n * d, offset - 1, offset + 1);
+        auto c = random_floats(rng, total_k * d, offset - 1, offset + 1);
+        std::vector<int32_t> labels[2];
+        std::vector<float> best[2], second[2];
+        Backend* backends[2] = {cpu_.get(), gpu.get()};
+        for (int s = 0; s < 2; ++s) {
+          Backend& b = *backends[s];
+          Buffer<float> dx(b, x), dc(b, c), xn(b, n), db(b, n * problems), ds(b, n * problems);
+          Buffer<int32_t> dl(b, n * problems);
+          b.row_sq_norms(dx.matrix(n, d), xn.data());
+          b.kmeans_assign(dx.matrix(n, d), xn.data(), dc.matrix(total_k, d), offsets.data(), problems, dl.data(),
+                          db.data(), ds.data());
+          labels[s] = dl.to_host();
+          best[s] = db.to_host();
+          second[s] = ds.to_host();
+        }
+        auto norm = [&](const std::vector<float>& m, int64_t r) {
+          double s2 = 0.0;
+          for (int64_t j = 0; j < d; ++j) s2 += double{m[r * d + j]} * m[r * d + j];
+          return std::sqrt(s2);
+        };
+        double c_norm_max = 0.0;
+        for (int64_t r = 0; r < total_k; ++r) c_norm_max = std::max(c_norm_max, norm(c, r));
+        const double tf32_error = 1.0 / 256.0 + static_cast<double>(d) / 8388608.0;
+        int64_t mismatches = 0;
+        for (int b = 0; b < problems; ++b) {
+          for (int64_t i = 0; i < n; ++i) {
+            const std::size_t e = static_cast<std::size_t>(b * n + i);
+            ASSERT_GE(labels[1][e], 0);
+            ASSERT_LT(labels[1][e], ks[b]);
+            const double slack = tf32_error * norm(x, i) * c_norm_max;
+            EXPECT_NEAR(best[0][e], best[1][e], 1e-4 * (1 + best[0][e]) + slack) << "problem " << b << " row " << i;
+            EXPECT_NEAR(second[0][e], second[1][e], 1e-4 * (1 + second[0][e]) + slack)
+                << "problem " << b << " row " << i;
+            if (labels[0][e] != labels[1][e]) {
+              ++mismatches;
+              EXPECT_NEAR(best[0][e], second[0][e], 1e-4 * (1 + best[0][e]))
+                  << "problem " << b << " row " << i << ": cpu label " << labels[0][e] << ", gpu "
+                  << labels[1][e];
+            }
+          }
+        }
+        RecordProperty("mismatches", static_cast<int>(mismatches));
       }
     }
   }

@@ -183,9 +183,9 @@ TEST(ArgminFromDotsEmulated, MatchesTheCpuBackend) {
   got.labels.assign(static_cast<std::size_t>(data.n * problems), -7);
   got.best.assign(got.labels.size(), NAN);
   got.second.assign(got.labels.size(), NAN);
-  emu::launch(dim3(2, 3), dim3(128), 0, cuda::argmin_from_dots_kernel, dots.data(), data.n, data.x_sq.data(),
-              data.c_sq.data(), data.offsets.data(), problems, data.n, int64_t{0}, got.labels.data(), got.best.data(),
-              got.second.data());
+  emu::launch(dim3(2, 3), dim3(128), 0, cuda::argmin_from_dots_kernel<false>, dots.data(), data.n,
+              data.x_sq.data(), data.c_sq.data(), data.offsets.data(), problems, data.n, int64_t{0},
+              got.labels.data(), got.best.data(), got.second.data(), cuda::Tf32Check{});
   expect_same_assignment(data, cpu_assign(data), got, true);
 }
 

@@ -1,0 +1,124 @@
+// k-means assignment with the distance GEMM on TF32 tensor cores, and labels kept FP32's.
+// Launched by kmeans.cu when the backend was made with tf32 on; tested on the CPU emulation
+// (tests/kernels/backend_diff_gpu_test.cpp, whose emulated cuBLAS truncates to TF32).
+//
+// TF32 keeps 10 of FP32's 23 mantissa bits, so each input is off by less than 2^-10 of itself
+// (truncated; 2^-11 rounded) and each product x_k c_k by less than 2^-9 of |x_k c_k|. The
+// distance |x|^2 - 2 x.c + |c|^2 (norms in FP32) is then off by at most
+//   e(x, c) = (2^-8 + d 2^-23) |x| |c|,
+// the second term covering the FP32 accumulation of d products. If, for a row and a problem,
+// every other centroid j has d~_j - e_j > d~_best + e_best (d~ the TF32 distances), the TF32
+// nearest is the exact nearest. The argmin kernel flags the (problem, row) pairs where that
+// fails, and a warp per flagged pair recomputes in FP32 the distances of the candidates (the
+// centroids whose lower bound d~_j - e_j reaches d~_best + e_best) to pick the label. Labels
+// therefore differ from the FP32 path's only where FP32 itself ties; the best distance of a
+// flagged pair is FP32, the other distances carry the TF32 error above.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/device_functions.cuh"
+
+COHORT_CUDA_NAMESPACE_BEGIN
+
+// e(x, c) / (|x| |c|) for rows of d dimensions.
+inline float tf32_distance_error(int64_t d) {
+  return 1.0f / 256.0f + static_cast<float>(d) / 8388608.0f;
+}
+
+// Where the argmin kernel lists the pairs it cannot decide.
+struct Tf32Check {
+  const float* c_norm;  // |c| per global centroid
+  float error;          // tf32_distance_error(d)
+  int64_t* pairs;       // problem * n + row, `capacity` of them
+  int* count;           // pairs listed in this row block (may exceed capacity)
+  int64_t capacity;
+  int* overflow;        // set when a block listed more than capacity: the caller redoes it in FP32
+};
+
+__global__ void sqrt_kernel(const float* in, int64_t n, float* out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = sqrtf(in[i]);
+}
+
+// A warp per listed pair of this row block (dots: total_k x rows, centroid-major, = -2 c.x in
+// TF32). Writes the pair's label, FP32 best distance and second distance (the nearer of the
+// FP32 candidates' and the TF32 others').
+__global__ void tf32_recheck_kernel(const float* dots, int64_t rows, int64_t row0, const float* x, int64_t ld, int d,
+                                    const float* x_sq, const float* centroids, int64_t c_ld, const float* c_sq,
+                                    const int64_t* k_offsets, int64_t n, Tf32Check check, int32_t* labels,
+                                    float* best_dist, float* second_dist) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
+  const int64_t listed = min(static_cast<int64_t>(*check.count), check.capacity);
+  for (int64_t s = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; s < listed; s += warps) {
+    const int64_t out = check.pairs[s];
+    const int64_t b = out / n;
+    const int64_t row = out - b * n;
+    const int64_t i = row - row0;
+    const int64_t lo = k_offsets[b];
+    const int64_t hi = k_offsets[b + 1];
+    const float xs = x_sq[row];
+    const float x_norm = sqrtf(xs);
+
+    // The TF32 nearest (lowest index on ties) and its upper bound.
+    float best = INFINITY;
+    int best_c = static_cast<int>(hi);
+    for (int c = static_cast<int>(lo) + lane; c < hi; c += 32) {
+      const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
+      if (dist < best) {
+        best = dist;
+        best_c = c;
+      }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+      const float other = __shfl_xor_sync(0xffffffffu, best, o);
+      const int other_c = __shfl_xor_sync(0xffffffffu, best_c, o);
+      if (other < best || (other == best && other_c < best_c)) {
+        best = other;
+        best_c = other_c;
+      }
+    }
+    const float upper = best + check.error * x_norm * check.c_norm[best_c];
+
+    // The candidates in FP32, in centroid order; the others' TF32 distances for the second.
+    float exact_best = INFINITY;
+    float exact_second = INFINITY;
+    int64_t label = lo;
+    float others = INFINITY;
+    for (int64_t base = lo; base < hi; base += 32) {
+      const int64_t c = base + lane;
+      bool candidate = false;
+      if (c < hi) {
+        const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
+        candidate = dist - check.error * x_norm * check.c_norm[c] <= upper;
+        if (!candidate) others = fminf(others, dist);
+      }
+      unsigned mask = __ballot_sync(0xffffffffu, candidate);
+      while (mask != 0) {
+        const int j = __ffs(static_cast<int>(mask)) - 1;
+        mask &= mask - 1;
+        const int64_t cc = base + j;
+        float dot = 0.0f;
+        for (int k = lane; k < d; k += 32) dot = fmaf(x[row * ld + k], centroids[cc * c_ld + k], dot);
+        dot = warp_sum(dot);  // the same value in every lane
+        const float dist = fmaxf(0.0f, xs + -2.0f * dot + c_sq[cc]);
+        if (dist < exact_best) {
+          exact_second = exact_best;
+          exact_best = dist;
+          label = cc;
+        } else if (dist < exact_second) {
+          exact_second = dist;
+        }
+      }
+    }
+    for (int o = 16; o > 0; o >>= 1) others = fminf(others, __shfl_xor_sync(0xffffffffu, others, o));
+    if (lane == 0) {
+      labels[out] = static_cast<int32_t>(label - lo);
+      best_dist[out] = exact_best;
+      if (second_dist != nullptr) second_dist[out] = fminf(exact_second, others);
+    }
+  }
+}
+
+COHORT_CUDA_NAMESPACE_END
