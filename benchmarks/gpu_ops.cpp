@@ -258,11 +258,14 @@ struct Sizes {
 
 enum class Scale { full, quick, tiny };
 
-std::unique_ptr<Backend> make_gpu_backend() {
+// tf32: k-means distances on TF32 tensor cores (--tf32).
+std::unique_ptr<Backend> make_gpu_backend(bool tf32 = false) {
 #ifdef COHORT_CUDA_EMULATION
-  return make_cuda_backend(0);  // the emulated backend; the registry knows only the real one
+  return make_cuda_backend(0, tf32);  // the emulated backend; the registry knows only the real one
 #else
-  return make_backend("cuda:0");
+  BackendOptions options;
+  options.tf32 = tf32;
+  return make_backend("cuda:0", options);
 #endif
 }
 
@@ -462,6 +465,7 @@ void run(Scale scale) {
   }
 
   // ---- batched k-means ----
+  auto tf32_gpu = make_gpu_backend(true);
   auto kmeans_rows = [&](const std::string& name, int64_t n, int64_t d, const std::vector<int64_t>& ks,
                          const std::string& goal) {
     std::vector<int64_t> offsets{0};
@@ -473,11 +477,15 @@ void run(Scale scale) {
     Row assign{name + ": assign", dims({n, d}) + ", total k " + std::to_string(total_k)};
     Row iter{name + ": iteration", assign.size};
     // The default paths (cuBLAS GEMM + argmin, sort-based sums) beside the opt-in ones that an
-    // H200 measured slower (kmeans.cu): the fused assign kernel, the grouped sums.
+    // H200 measured slower (kmeans.cu): the fused assign kernel, the grouped sums; and --tf32.
     Row fused_assign{name + ": assign, fused kernel", assign.size};
     Row grouped_iter{name + ": iteration, grouped sums", assign.size};
-    for (Backend* be : {gpu.get(), cpu.get()}) {
-      const bool on_gpu = be == gpu.get();
+    Row tf32_assign{name + ": assign, --tf32", assign.size};
+    Row tf32_iter{name + ": iteration, --tf32", assign.size};
+    std::vector<int32_t> first_labels[2];  // the FP32 GPU's and the TF32 GPU's, from c
+    for (Backend* be : {gpu.get(), tf32_gpu.get(), cpu.get()}) {
+      const bool on_gpu = be != cpu.get();
+      const bool tf32 = be == tf32_gpu.get();
       // The CPU on a share of the rows.
       const int64_t rows = on_gpu ? n : std::max<int64_t>(1, n / (quick ? 2 : 20));
       Buffer<float> dx(*be, std::vector<float>(x.begin(), x.begin() + rows * d)), dc(*be, c), xn(*be, rows);
@@ -489,8 +497,12 @@ void run(Scale scale) {
         be->kmeans_assign(dx.matrix(rows, d), xn.data(), dc.matrix(total_k, d), offsets.data(), problems,
                           labels.data(), best.data(), nullptr);
       };
+      if (on_gpu) {
+        do_assign();
+        first_labels[tf32 ? 1 : 0] = labels.to_host();
+      }
       const double scale = static_cast<double>(n) / rows;
-      if (on_gpu && d <= 192) {  // the fused kernel's limit (kFusedMaxDims)
+      if (on_gpu && !tf32 && d <= 192) {  // the fused kernel's limit (kFusedMaxDims)
         setenv("COHORT_KMEANS_ASSIGN", "fused", 1);
         fused_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
         unsetenv("COHORT_KMEANS_ASSIGN");
@@ -503,23 +515,36 @@ void run(Scale scale) {
         be->kmeans_accumulate(dx.matrix(rows, d), labels.data(), offsets.data(), problems, sums.data(), counts.data());
         be->kmeans_finalize(sums.data(), counts.data(), dc.matrix(total_k, d));
       };
-      if (on_gpu) {
+      if (on_gpu && !tf32) {
         setenv("COHORT_KMEANS_ACCUMULATE", "grouped", 1);
         grouped_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
         unsetenv("COHORT_KMEANS_ACCUMULATE");
       }
       const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, do_iteration) * scale;
+      if (tf32) {
+        tf32_assign.gpu_ms = a_ms;
+        tf32_iter.gpu_ms = i_ms;
+        continue;
+      }
       (on_gpu ? assign.gpu_ms : assign.cpu_ms) = a_ms;
       (on_gpu ? iter.gpu_ms : iter.cpu_ms) = i_ms;
       assign.cpu_scaled = iter.cpu_scaled = rows < n || assign.cpu_scaled;
     }
     assign.flops = 2.0 * n * total_k * d;
     fused_assign.flops = assign.flops;
+    tf32_assign.flops = assign.flops;
     iter.goal = goal;
+    tf32_iter.goal = goal;
     table.add(assign);
     table.add(fused_assign);
+    table.add(tf32_assign);
     table.add(iter);
     table.add(grouped_iter);
+    table.add(tf32_iter);
+    int64_t differ = 0;
+    for (std::size_t e = 0; e < first_labels[0].size(); ++e) differ += first_labels[0][e] != first_labels[1][e];
+    std::printf("  %s: %lld of %zu labels differ between --tf32 and FP32 (FP32 near-ties only)\n", name.c_str(),
+                static_cast<long long>(differ), first_labels[0].size());
   };
   {
     std::vector<int64_t> sweep;

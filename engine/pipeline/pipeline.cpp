@@ -230,6 +230,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
                   {"warm_test_users", static_cast<int64_t>(warm_queries.size())},
                   {"cold_users", static_cast<int64_t>(split.cold_users.size())}};
   m["config"] = {{"backend", config.backend_name},
+                 {"backend_description", ctx.backend.description()},
                  {"model", model_kind_name(config.embed.model)},
                  {"factors", config.embed.factors},
                  {"iterations", config.embed.iterations},

@@ -1,4 +1,6 @@
 // cohort_context: a backend, its single-rank communicator, the seed and thread count.
+#include <cstddef>
+
 #include "host/capi/handles.hpp"
 #include "kernels/registry.hpp"
 
@@ -20,11 +22,16 @@ cohort_status cohort_context_create(const cohort_context_config* config, cohort_
   return guarded(__func__, [&] {
     cohort_context** out = &require(out_context, "out_context");
     const cohort_context_config defaults = COHORT_CONTEXT_CONFIG_INIT;
-    const cohort_context_config c = read_config(config, defaults, sizeof(cohort_context_config), "config");
+    // The first version ended before tf32.
+    const cohort_context_config c =
+        read_config(config, defaults, offsetof(cohort_context_config, tf32), "config");
     const std::string backend = require_string(c.backend, "config->backend");
     COHORT_CHECK(c.threads >= 0, "config->threads is {}, expected >= 0 (0 = OpenMP's default)", c.threads);
     auto context = std::make_unique<cohort_context>();
-    context->backend = make_backend(backend, BackendOptions{c.threads});
+    BackendOptions options;
+    options.threads = c.threads;
+    options.tf32 = c.tf32 != 0;
+    context->backend = make_backend(backend, options);
     context->comm = make_self_communicator();
     context->backend_name = context->backend->name();
     context->seed = c.seed;

@@ -79,14 +79,20 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd.add_option("--seed", o.seed, "seed of every random choice")->capture_default_str();
   cmd.add_flag("--quiet", o.quiet, "no progress on stderr");
+  cmd.add_flag("--tf32", o.tf32,
+               "CUDA: k-means distances on TF32 tensor cores; pairs TF32 cannot decide are rechecked in FP32, so "
+               "the groups stay FP32's");
 }
 
 Runtime::Runtime(const RunOptions& options)
     : options_(options),
       pending_backend_(std::async(std::launch::async,
-                                  [kind = options.backend, threads = options.threads] {
+                                  [kind = options.backend, threads = options.threads, tf32 = options.tf32] {
                                     const auto start = std::chrono::steady_clock::now();
-                                    StartedBackend started{make_backend(kind, BackendOptions{threads})};
+                                    BackendOptions backend_options;
+                                    backend_options.threads = threads;
+                                    backend_options.tf32 = tf32;
+                                    StartedBackend started{make_backend(kind, backend_options)};
                                     started.seconds = std::chrono::duration<double>(
                                                           std::chrono::steady_clock::now() - start)
                                                           .count();
@@ -101,6 +107,7 @@ Backend& Runtime::backend() {
     backend_ = std::move(started.backend);
     backend_start_seconds_ = started.seconds;
     printer_.note(fmt::format("backend: {}", backend_->description()));
+    if (options_.tf32 && !backend_->on_device()) printer_.note("--tf32 applies to GPUs only; the CPU computes in FP32");
   }
   return *backend_;
 }

@@ -48,10 +48,10 @@ struct RunOptions {
   int threads = 0;
   uint64_t seed = 42;
   bool quiet = false;
+  bool tf32 = false;
 };
 void add_run_options(CLI::App& cmd, RunOptions& options);
 
-// The backend, communicator and progress printer of one command; context() ties them.
 // The backend, communicator and progress printer of one command. The backend is made on a
 // thread of its own from construction on, so that a GPU's context creation (a fixed cost of
 // a fraction of a second) overlaps the command's reading or generating of its data;

@@ -78,9 +78,10 @@ typedef struct cohort_context_config {
   const char* backend; /* "auto" (a GPU when one is usable, else the CPU) | "cpu" | "cuda" | "cuda:N" */
   int threads;         /* CPU threads; 0 = OpenMP's default */
   uint64_t seed;       /* seeds training, clustering and the evaluation split */
+  int tf32;            /* CUDA: k-means distances on TF32 tensor cores (labels stay FP32's) */
 } cohort_context_config;
 
-#define COHORT_CONTEXT_CONFIG_INIT {sizeof(cohort_context_config), "auto", 0, 42u}
+#define COHORT_CONTEXT_CONFIG_INIT {sizeof(cohort_context_config), "auto", 0, 42u, 0}
 
 /* config: NULL means COHORT_CONTEXT_CONFIG_INIT. *out_context: free with cohort_context_free.
  * COHORT_ERROR_BACKEND when "cuda" is asked for and no GPU is usable. */

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -117,6 +118,18 @@ TEST(CapiContext, BadArguments) {
   EXPECT_FAILS(cohort_context_create(&cc, nullptr), COHORT_ERROR_INVALID_ARGUMENT, "out_context");
   cc.struct_size = 3;
   EXPECT_FAILS(cohort_context_create(&cc, &ctx), COHORT_ERROR_INVALID_ARGUMENT, "struct_size");
+  cc = COHORT_CONTEXT_CONFIG_INIT;
+  cc.struct_size = offsetof(cohort_context_config, tf32);  // a header from before tf32: accepted
+  cc.backend = "cpu";
+  ASSERT_OK(cohort_context_create(&cc, &ctx));
+  cohort_context_free(ctx);
+  ctx = nullptr;
+  cc = COHORT_CONTEXT_CONFIG_INIT;
+  cc.backend = "cpu";
+  cc.tf32 = 1;  // GPU only; the CPU ignores it
+  ASSERT_OK(cohort_context_create(&cc, &ctx));
+  cohort_context_free(ctx);
+  ctx = nullptr;
   cc = COHORT_CONTEXT_CONFIG_INIT;
   cc.struct_size += 8;  // a newer header than this library
   EXPECT_FAILS(cohort_context_create(&cc, &ctx), COHORT_ERROR_INVALID_ARGUMENT, "struct_size");

@@ -63,7 +63,8 @@ const PipelineResult& pipeline(const std::string& backend_name, const std::strin
   if (!slot) {
     static std::unique_ptr<Backend> cpu = make_cpu_backend(0);
     static std::unique_ptr<Backend> gpu = make_cuda_backend(0);
-    Backend& backend = backend_name == "cpu" ? *cpu : *gpu;
+    static std::unique_ptr<Backend> tf32_gpu = make_cuda_backend(0, true);  // --tf32
+    Backend& backend = backend_name == "cpu" ? *cpu : backend_name == "cuda" ? *gpu : *tf32_gpu;
     slot = std::make_unique<PipelineResult>(run_on(backend, backend_name, model));
   }
   return *slot;
@@ -137,6 +138,19 @@ TEST_P(PipelineOnEmulatedCuda, EmbeddingsAreFinite) {
   const auto& gpu = pipeline("cuda", GetParam());
   for (float v : gpu.embeddings.users.data) ASSERT_TRUE(std::isfinite(v));
   for (float v : gpu.embeddings.items.data) ASSERT_TRUE(std::isfinite(v));
+}
+
+// --tf32: the k-means distances from TF32 tensor cores, the doubtful rows rechecked in FP32.
+// The groups must be the FP32 run's: same k, the same users together.
+TEST(PipelineOnEmulatedCudaTf32, FindsTheFp32Groups) {
+  const auto& fp32 = pipeline("cuda", "als");
+  const auto& tf32 = pipeline("cuda-tf32", "als");
+  EXPECT_NE(tf32.metrics.at("config").at("backend_description").get<std::string>().find("TF32"), std::string::npos);
+  EXPECT_EQ(tf32.metrics.at("groups").at("k").get<int>(), fp32.metrics.at("groups").at("k").get<int>());
+  ASSERT_EQ(tf32.groups.assignment.size(), fp32.groups.assignment.size());
+  EXPECT_GE(adjusted_rand_index(tf32.groups.assignment, fp32.groups.assignment), 0.99);
+  EXPECT_NEAR(tf32.metrics.at("groups").at("silhouette").get<double>(),
+              fp32.metrics.at("groups").at("silhouette").get<double>(), 1e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PipelineOnEmulatedCuda, ::testing::Values("als", "bpr"),

@@ -104,6 +104,8 @@ class StubTest(unittest.TestCase):
             cohort.Dataset.from_coo([0, 1], [0, 5], n_users=2, n_items=3)
         self.assertEqual(caught.exception.status, cohort.INVALID_ARGUMENT)
         self.assertIn("items[1]", caught.exception.message)
+        # tf32 is a GPU setting: the CPU takes it and computes in FP32.
+        self.assertEqual(cohort.Context(backend="cpu", tf32=True).backend, "cpu")
         with self.assertRaises(cohort.CohortError) as caught:
             cohort.Context(backend="tpu")
         self.assertEqual(caught.exception.status_name, "invalid_argument")
