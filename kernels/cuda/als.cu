@@ -26,6 +26,14 @@ bool tiled_cholesky_enabled() {
   return v == nullptr || std::string_view(v) != "general";
 }
 
+// COHORT_ALS_CHOLESKY=tiled3: the register-tiled kernel for f <= 128 built for 3 blocks a
+// multiprocessor instead of 2 (128 registers instead of 153, a few spilled): an H200 ran the
+// default at 15.6% occupancy, latency-bound. Opt-in until a GPU has timed it (gpu_ops does).
+bool tiled_cholesky_three_blocks() {
+  const char* v = std::getenv("COHORT_ALS_CHOLESKY");
+  return v != nullptr && std::string_view(v) == "tiled3";
+}
+
 // COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
 bool warp_cg_enabled() {
   const char* v = std::getenv("COHORT_ALS_CG");
@@ -97,10 +105,10 @@ void allow_shared(Kernel kernel, int64_t bytes) {
   COHORT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
-template <int kMaxThreads>
+template <int kMaxThreads, int kMinBlocks = 1>
 void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int32_t* order,
                            unsigned long long* next_row, int* flag, unsigned long long* failed) {
-  auto kernel = als_cholesky_tiled_kernel<kMaxThreads>;
+  auto kernel = als_cholesky_tiled_kernel<kMaxThreads, kMinBlocks>;
   const int threads = tiled_threads(args.f);
   const int64_t shared = tiled_shared_bytes(args.f);
   allow_shared(kernel, shared);
@@ -164,7 +172,9 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
     if (tiled) {
       COHORT_CHECK(tiled_shared_bytes(static_cast<int>(f)) <= optin,
                    "als_solve: f = {} needs more shared memory than the device has", f);
-      if (tiled_threads(static_cast<int>(f)) <= 160) {
+      if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
+        launch_cholesky_tiled<160, 3>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
+      } else if (tiled_threads(static_cast<int>(f)) <= 160) {
         launch_cholesky_tiled<160>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
       } else {
         launch_cholesky_tiled<544>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());

@@ -73,8 +73,10 @@ inline int64_t tiled_shared_bytes(int f) {
   return (kBuildChunk * padded + 2 * kBuildChunk + 2 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
 }
 
-template <int kMaxThreads>
-__global__ void __launch_bounds__(kMaxThreads)
+// kMinBlocks > 1 asks ptxas for that many blocks per multiprocessor: at f = 128 (160 threads)
+// the kernel takes 153 registers, 2 blocks; with 3 it gets 128 and spills 40 bytes a thread.
+template <int kMaxThreads, int kMinBlocks = 1>
+__global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
     als_cholesky_tiled_kernel(SolveArgs s, const int32_t* order, unsigned long long* next_row, int* flag,
                               unsigned long long* failed_row) {
   COHORT_DYNAMIC_SHARED(float, shared);
