@@ -357,6 +357,14 @@ void run(Scale scale) {
         unsetenv("COHORT_ALS_CG");
         block.flops = r.flops;
         table.add(block);
+        // Session 5's: the longest rows a block each, not cut into chunks (als.cu).
+        Row whole{"iALS iteration (CG, long rows not split: COHORT_ALS_CG_SPLIT=off)", als_size};
+        setenv("COHORT_ALS_CG_SPLIT", "off", 1);
+        whole.gpu_ms = median_ms(*gpu, z.reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
+        unsetenv("COHORT_ALS_CG_SPLIT");
+        whole.flops = r.flops;
+        whole.goal = "< 20 ms per iteration";
+        table.add(whole);
       }
       if (!cg) {
         // The tiled kernel built for 3 blocks a multiprocessor (opt-in, als.cu).

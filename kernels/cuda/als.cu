@@ -1,7 +1,10 @@
-// Alternating least squares on the GPU: the launchers of als_kernels.cuh. A Cholesky solve
-// uses register tiles up to kTiledMaxFactors factors and a global-memory A_u beyond.
+// Alternating least squares on the GPU: the launchers of als_kernels.cuh and
+// als_cg_split_kernels.cuh. A Cholesky solve uses register tiles up to kTiledMaxFactors factors
+// and a global-memory A_u beyond; a CG solve gives short rows a warp, longer ones a block, and
+// the longest chunks of many blocks.
 #ifndef COHORT_CUDA_EMULATION  // cpu_emulation_runtime.hpp stands in
 #include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
 #endif
 
 #include <algorithm>
@@ -10,6 +13,7 @@
 #include <string_view>
 
 #include "kernels/backend_checks.hpp"
+#include "kernels/cuda/als_cg_split_kernels.cuh"
 #include "kernels/cuda/als_kernels.cuh"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
@@ -40,6 +44,27 @@ bool warp_cg_enabled() {
   return v == nullptr || std::string_view(v) != "block";
 }
 
+// CG rows longer than a quarter of a block's fair share of the nonzeros (all of them over the
+// blocks the GPU holds at once), and than kCgSplitMinNnz, are cut into chunks that many blocks
+// walk (als_cg_split_kernels.cuh): a row a block walks alone takes as long as its length, and
+// one at the fair share would take as long as all the others together.
+// COHORT_ALS_CG_SPLIT_NNZ=N sets the threshold (tests use small ones; chunks are a quarter of
+// it, between 32 and kCgSplitMaxChunk); COHORT_ALS_CG_SPLIT=off cuts none, for gpu_ops to
+// time against.
+constexpr int64_t kCgSplitMinNnz = 2048;
+constexpr int64_t kCgSplitMaxChunk = 512;
+
+// The split threshold for rows of `nnz` nonzeros over `resident_blocks`; -1: no split.
+int64_t cg_split_threshold(int64_t nnz, int64_t resident_blocks) {
+  const char* off = std::getenv("COHORT_ALS_CG_SPLIT");
+  if (off != nullptr && std::string_view(off) == "off") return -1;
+  if (const char* v = std::getenv("COHORT_ALS_CG_SPLIT_NNZ")) {
+    const long long forced = std::atoll(v);
+    if (forced > 0) return forced;
+  }
+  return std::max(kCgSplitMinNnz, nnz / std::max<int64_t>(1, 4 * resident_blocks));
+}
+
 __global__ void row_lengths_kernel(const int64_t* indptr, int64_t rows, int64_t* length, int32_t* id) {
   for (int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; u < rows; u += int64_t{gridDim.x} * blockDim.x) {
     length[u] = indptr[u + 1] - indptr[u];
@@ -47,26 +72,29 @@ __global__ void row_lengths_kernel(const int64_t* indptr, int64_t rows, int64_t*
   }
 }
 
-// out = the number of the sorted lengths above `threshold` (they are in descending order).
-__global__ void count_longer_kernel(const int64_t* sorted_length, int64_t n, int64_t threshold, int64_t* out) {
-  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+// out[t] = the number of the sorted lengths above threshold t (they are in descending order).
+__global__ void count_longer_kernel(const int64_t* sorted_length, int64_t n, int64_t threshold0, int64_t threshold1,
+                                    int64_t* out) {
+  if (blockIdx.x != 0 || threadIdx.x >= 2) return;
+  const int64_t threshold = threadIdx.x == 0 ? threshold0 : threshold1;
   int64_t lo = 0;
   int64_t hi = n;
   while (lo < hi) {
     const int64_t mid = (lo + hi) / 2;
     if (sorted_length[mid] > threshold) lo = mid + 1; else hi = mid;
   }
-  *out = lo;
+  out[threadIdx.x] = lo;
 }
 
 struct RowOrder {
   DeviceScratch<int32_t> order;  // the rows by descending length, ties by ascending row
   int64_t longer = 0;            // how many are longer than the threshold asked for (-1: not asked)
+  int64_t split = 0;             // how many are longer than the split threshold (-1: not asked)
 };
 
 // The rows by descending length, ties by ascending row (the radix sort is stable); with
-// threshold >= 0, also how many rows are longer than it (one synchronisation).
-RowOrder longest_first(DeviceContext& ctx, CsrView rows, int64_t threshold = -1) {
+// threshold >= 0 (or split >= 0), also how many rows are longer than it (one synchronisation).
+RowOrder longest_first(DeviceContext& ctx, CsrView rows, int64_t threshold = -1, int64_t split = -1) {
   const int64_t n = rows.rows;
   COHORT_CHECK(n <= INT32_MAX, "als_solve: {} rows exceed the int32 range of the GPU solver", n);
   DeviceScratch<int64_t> length(ctx, n), sorted_length(ctx, n);
@@ -79,13 +107,16 @@ RowOrder longest_first(DeviceContext& ctx, CsrView rows, int64_t threshold = -1)
     return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, length.data(), sorted_length.data(), id.data(),
                                                      order.data(), n, 0, end_bit, ctx.stream());
   });
-  RowOrder out{std::move(order), -1};
-  if (threshold >= 0) {
-    DeviceScratch<int64_t> longer(ctx, 1);
-    launch_kernel(count_longer_kernel, 1, 1, 0, ctx.stream(), sorted_length.data(), n, threshold, longer.data());
-    COHORT_CUDA_CHECK(cudaMemcpyAsync(&out.longer, longer.data(), sizeof(int64_t), cudaMemcpyDeviceToHost,
-                                      ctx.stream()));
+  RowOrder out{std::move(order), -1, -1};
+  if (threshold >= 0 || split >= 0) {
+    DeviceScratch<int64_t> longer(ctx, 2);
+    launch_kernel(count_longer_kernel, 1, 32, 0, ctx.stream(), sorted_length.data(), n, threshold, split,
+                  longer.data());
+    int64_t host[2] = {0, 0};
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(host, longer.data(), sizeof host, cudaMemcpyDeviceToHost, ctx.stream()));
     ctx.synchronize();
+    out.longer = threshold >= 0 ? host[0] : -1;
+    out.split = split >= 0 ? host[1] : -1;
   }
   return out;
 }
@@ -114,6 +145,44 @@ void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int3
   allow_shared(kernel, shared);
   const unsigned grid = resident_grid(ctx, kernel, threads, shared, args.rows.rows);
   launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args, order, next_row, flag, failed);
+}
+
+// CG on the rows order[0, long_rows), each application of A spread over chunks of their
+// nonzeros (als_cg_split_kernels.cuh).
+void cg_split_rows(DeviceContext& ctx, const SolveArgs& args, int steps, const int32_t* order, int64_t long_rows,
+                   int64_t threshold, int* flag) {
+  const int64_t f = args.f;
+  const int64_t chunk_nnz = std::clamp<int64_t>(threshold / 4, 32, kCgSplitMaxChunk);
+  // Each long row makes at most nnz / chunk_nnz + 1 chunks.
+  const int64_t max_chunks = args.rows.nnz / chunk_nnz + long_rows;
+  DeviceScratch<int64_t> counts(ctx, long_rows + 1), first(ctx, long_rows + 1);
+  DeviceScratch<int32_t> chunk_row(ctx, max_chunks);
+  DeviceScratch<float> chunk_sparse(ctx, max_chunks * f), chunk_b(ctx, max_chunks * f);
+  DeviceScratch<float> vectors(ctx, 5 * long_rows * f), scalars(ctx, 2 * long_rows);
+  DeviceScratch<int> active(ctx, long_rows);
+  launch_kernel(cg_split_count_kernel, grid_for(ctx, long_rows + 1, 256), 256, 0, ctx.stream(), args.rows, order,
+                long_rows, chunk_nnz, counts.data());
+  run_cub(ctx, [&](void* temp, size_t& bytes) {
+    return cub::DeviceScan::ExclusiveSum(temp, bytes, counts.data(), first.data(), long_rows + 1, ctx.stream());
+  });
+  launch_kernel(cg_split_chunk_rows_kernel, grid_for(ctx, long_rows, 256), 256, 0, ctx.stream(), first.data(),
+                long_rows, chunk_row.data());
+  float* v = vectors.data();
+  const int64_t stride = long_rows * f;
+  const CgSplit split{long_rows,    chunk_nnz,          first.data(),       chunk_row.data(), chunk_sparse.data(),
+                      chunk_b.data(), v,                v + stride,         v + 2 * stride,   v + 3 * stride,
+                      v + 4 * stride, scalars.data(),   scalars.data() + long_rows, active.data()};
+  const int warps = cg_warps(static_cast<int>(f), static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin));
+  const int64_t shared = cg_shared_bytes(static_cast<int>(f), warps);
+  allow_shared(cg_split_sparse_kernel, shared);
+  const unsigned sparse_grid = resident_grid(ctx, cg_split_sparse_kernel, 32 * warps, shared, max_chunks);
+  const unsigned update_grid = static_cast<unsigned>(std::min<int64_t>(long_rows, 65535));
+  for (int step = 0; step <= steps; ++step) {
+    launch_kernel(cg_split_sparse_kernel, sparse_grid, 32 * warps, static_cast<size_t>(shared), ctx.stream(), args,
+                  order, split, step == 0, flag);
+    launch_kernel(cg_split_update_kernel, update_grid, kCgSplitUpdateThreads, 0, ctx.stream(), args, order, split,
+                  step, steps);
+  }
 }
 
 template <int kDims>
@@ -160,9 +229,17 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   const bool tiled = solver == SolverKind::cholesky && f <= kTiledMaxFactors && tiled_cholesky_enabled();
   // CG: rows of at most kCgWarpMaxNnz nonzeros a warp each where f allows, the rest a block each.
   const bool warp_cg = solver == SolverKind::conjugate_gradient && f <= kCgWarpMaxFactors && warp_cg_enabled();
+  const int cg_block_warps = cg_warps(static_cast<int>(f), optin);
+  int64_t split_threshold = -1;
+  if (solver == SolverKind::conjugate_gradient && cg_block_warps >= 1) {
+    int per_sm = 0;
+    COHORT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &per_sm, als_cg_kernel, 32 * cg_block_warps, static_cast<size_t>(cg_shared_bytes(static_cast<int>(f), cg_block_warps))));
+    split_threshold = cg_split_threshold(rows.nnz, int64_t{per_sm} * ctx.properties().multiProcessorCount);
+  }
   RowOrder order = solver == SolverKind::cholesky && !tiled
-                       ? RowOrder{DeviceScratch<int32_t>(ctx, 0), -1}
-                       : longest_first(ctx, rows, warp_cg ? kCgWarpMaxNnz : -1);
+                       ? RowOrder{DeviceScratch<int32_t>(ctx, 0), -1, -1}
+                       : longest_first(ctx, rows, warp_cg ? kCgWarpMaxNnz : -1, split_threshold);
   DeviceScratch<unsigned long long> next_row(ctx, 2);  // the block kernel's, the warp kernel's
   COHORT_CUDA_CHECK(cudaMemsetAsync(next_row.data(), 0, 2 * sizeof(unsigned long long), ctx.stream()));
 
@@ -199,15 +276,21 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
                  failed_row, reg);
     return;
   }
+  // order: the split rows, then the block kernel's, then the warp kernel's.
   const int64_t block_rows = warp_cg ? order.longer : rows.rows;
+  const int64_t split_rows = std::min(std::max<int64_t>(order.split, 0), block_rows);
   if (block_rows > 0) {
-    const int warps = cg_warps(static_cast<int>(f), optin);
+    const int warps = cg_block_warps;
     COHORT_CHECK(warps >= 1, "als_solve: f = {} needs more shared memory than the device has", f);
-    const int64_t shared = cg_shared_bytes(static_cast<int>(f), warps);
-    allow_shared(als_cg_kernel, shared);
-    const unsigned grid = resident_grid(ctx, als_cg_kernel, 32 * warps, shared, block_rows);
-    launch_kernel(als_cg_kernel, grid, 32 * warps, static_cast<size_t>(shared), ctx.stream(), args, cg_steps,
-                  order.order.data(), block_rows, next_row.data(), flag.data());
+    if (split_rows > 0)
+      cg_split_rows(ctx, args, cg_steps, order.order.data(), split_rows, split_threshold, flag.data());
+    if (block_rows > split_rows) {
+      const int64_t shared = cg_shared_bytes(static_cast<int>(f), warps);
+      allow_shared(als_cg_kernel, shared);
+      const unsigned grid = resident_grid(ctx, als_cg_kernel, 32 * warps, shared, block_rows - split_rows);
+      launch_kernel(als_cg_kernel, grid, 32 * warps, static_cast<size_t>(shared), ctx.stream(), args, cg_steps,
+                    order.order.data() + split_rows, block_rows - split_rows, next_row.data(), flag.data());
+    }
   }
   if (block_rows < rows.rows) {
     const int32_t* o = order.order.data();

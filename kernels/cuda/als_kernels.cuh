@@ -477,8 +477,8 @@ __device__ inline float block_sum_float(float v, float* warp_part) {
 
 // partial[warp][d] = sum over this warp's nonzeros of w_i (y_i . vin) y_i[d]; when partial_b
 // is given, also partial_b[warp][d] = sum of v_i y_i[d]. A warp has kCgInFlight nonzeros in
-// flight at a time: the row of a very popular item is walked by one block, and its time is
-// the latency of these loads.
+// flight at a time, so a row one block walks takes its length / (kCgInFlight * warps) times
+// the latency of these loads; the longest rows are cut into chunks (als_cg_split_kernels.cuh).
 __device__ inline void cg_sparse_terms(const SolveArgs& s, int64_t begin, int64_t end, const float* vin,
                                        float* partial, float* partial_b, int* flag) {
   const int f = s.f;

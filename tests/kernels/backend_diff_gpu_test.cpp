@@ -393,6 +393,62 @@ TEST_F(BackendDiffGpu, AlsGramSolveLoss) {
   }
 }
 
+// CG on rows of very different lengths, as an item side has: most short (a warp each on the
+// GPU), some of a few hundred nonzeros (a block each), and a few of thousands, which the GPU
+// cuts into chunks when they are long against a block's fair share (als.cu). The emulated run
+// also goes through backend_diff_emulated_cg_split with a low threshold, so that the chunked
+// path serves every row above it.
+TEST_F(BackendDiffGpu, AlsCgLongRows) {
+  for (auto& gpu : gpus_) {
+    for (int64_t f : {int64_t{32}, int64_t{100}}) {
+      for (AlsMode mode : {AlsMode::implicit, AlsMode::explicit_ratings}) {
+        const bool implicit = mode == AlsMode::implicit;
+        SCOPED_TRACE("backend " + gpu->name() + " f " + std::to_string(f) + (implicit ? " implicit" : " explicit"));
+        std::mt19937_64 rng(static_cast<uint64_t>(f) + (implicit ? 1 : 2));
+        const int64_t cols = sz(6000, 3000);
+        // A few long rows, then the short ones of random_csr.
+        HostCsr rows = random_csr(rng, sz(200, 60), cols, 40, 0.1, implicit ? 1.0f : -2.0f, implicit ? 20.0f : 5.0f);
+        HostCsr all;
+        all.cols = cols;
+        std::uniform_real_distribution<float> value(implicit ? 1.0f : -2.0f, implicit ? 20.0f : 5.0f);
+        for (int64_t length : {sz(5000, 2500), sz(3000, 1500), int64_t{600}, int64_t{300}, int64_t{129}}) {
+          for (int64_t c = 0, taken = 0; c < cols && taken < length; ++c) {
+            if (std::uniform_int_distribution<int64_t>(0, cols - 1)(rng) >= length + 50) continue;
+            all.indices.push_back(static_cast<int32_t>(c));
+            all.values.push_back(value(rng));
+            ++taken;
+          }
+          all.indptr.push_back(static_cast<int64_t>(all.indices.size()));
+          ++all.rows;
+        }
+        for (int64_t u = 0; u < rows.rows; ++u) {
+          all.indices.insert(all.indices.end(), rows.indices.begin() + rows.indptr[u],
+                             rows.indices.begin() + rows.indptr[u + 1]);
+          all.values.insert(all.values.end(), rows.values.begin() + rows.indptr[u], rows.values.begin() + rows.indptr[u + 1]);
+          all.indptr.push_back(static_cast<int64_t>(all.indices.size()));
+          ++all.rows;
+        }
+        rows = std::move(all);
+        const int64_t n = rows.rows;
+        auto y = random_floats(rng, cols * f, -0.5f, 0.5f);
+        auto x0 = random_floats(rng, n * f, -0.1f, 0.1f);
+        std::vector<float> cg[2];
+        Backend* backends[2] = {cpu_.get(), gpu.get()};
+        for (int s = 0; s < 2; ++s) {
+          Backend& b = *backends[s];
+          BackendCsr dr(b, rows, true);
+          Buffer<float> dy(b, y), g(b, f * f), x(b, x0);
+          b.gram(dy.matrix(cols, f), g.data());
+          b.als_solve(dr.view, dy.matrix(cols, f), g.data(), 0.5f, mode, SolverKind::conjugate_gradient, 3,
+                      x.matrix(n, f));
+          cg[s] = x.to_host();
+        }
+        EXPECT_TRUE(all_near(cg[0], cg[1], 5e-3, 5e-3)) << "conjugate gradient";
+      }
+    }
+  }
+}
+
 TEST_F(BackendDiffGpu, BprEpoch) {
   for (auto& gpu : gpus_) {
     for (uint64_t seed : kSeeds) {
