@@ -345,50 +345,37 @@ void run(Scale scale) {
       const double nnz2 = 2.0 * ui.nnz();  // both half-steps
       const double rows2 = static_cast<double>(ui.rows + ui.cols);
       r.flops = cg ? 4.0 * (4.0 * f * nnz2 + 2.0 * f * f * rows2) : nnz2 * f * f + rows2 * f * f * f / 3.0;
-      r.goal = cg ? "< 20 ms per iteration" : "15 iterations < 500 ms: " + std::to_string(15 * r.gpu_ms) + " ms";
+      auto goal = [&](double gpu_ms) {
+        return cg ? std::string("< 20 ms per iteration")
+                  : "15 iterations < 500 ms: " + std::to_string(15 * gpu_ms) + " ms";
+      };
+      r.goal = goal(r.gpu_ms);
       table.add(r);
+      // The same iteration on the GPU with another path chosen by an environment variable.
+      auto other_path = [&](const std::string& name, const char* variable, const char* value, int reps,
+                            bool with_goal) {
+        Row row{name, als_size};
+        BackendCsr du(*gpu, ui), di(*gpu, iu);
+        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
+        setenv(variable, value, 1);
+        row.gpu_ms = median_ms(*gpu, reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
+        unsetenv(variable);
+        row.flops = r.flops;
+        if (with_goal) row.goal = goal(row.gpu_ms);
+        table.add(row);
+      };
       if (cg) {
-        // Session 4's CG: a block for every row, short ones too (als.cu, COHORT_ALS_CG=block).
-        Row block{"iALS iteration (CG, block kernel for every row)", als_size};
-        BackendCsr du(*gpu, ui), di(*gpu, iu);
-        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
-        setenv("COHORT_ALS_CG", "block", 1);
-        block.gpu_ms = median_ms(*gpu, z.reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
-        unsetenv("COHORT_ALS_CG");
-        block.flops = r.flops;
-        table.add(block);
-        // Session 5's: the longest rows a block each, not cut into chunks (als.cu).
-        Row whole{"iALS iteration (CG, long rows not split: COHORT_ALS_CG_SPLIT=off)", als_size};
-        setenv("COHORT_ALS_CG_SPLIT", "off", 1);
-        whole.gpu_ms = median_ms(*gpu, z.reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
-        unsetenv("COHORT_ALS_CG_SPLIT");
-        whole.flops = r.flops;
-        whole.goal = "< 20 ms per iteration";
-        table.add(whole);
-      }
-      if (!cg) {
-        // The tiled kernel built for 3 blocks a multiprocessor (opt-in, als.cu).
-        Row three{"iALS iteration (Cholesky, 3 blocks/SM: COHORT_ALS_CHOLESKY=tiled3)", als_size};
-        BackendCsr du(*gpu, ui), di(*gpu, iu);
-        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
-        setenv("COHORT_ALS_CHOLESKY", "tiled3", 1);
-        three.gpu_ms = median_ms(*gpu, z.reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
-        unsetenv("COHORT_ALS_CHOLESKY");
-        three.flops = r.flops;
-        three.goal = "15 iterations < 500 ms: " + std::to_string(15 * three.gpu_ms) + " ms";
-        table.add(three);
-      }
-      if (!cg) {
-        // Session 1's Cholesky kernel (element-wise build, column-by-column factoring) on the
-        // same input, for comparison.
-        Row general{"iALS iteration (Cholesky, general kernel)", als_size};
-        BackendCsr du(*gpu, ui), di(*gpu, iu);
-        Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
-        setenv("COHORT_ALS_CHOLESKY", "general", 1);
-        general.gpu_ms = median_ms(*gpu, 1, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
-        unsetenv("COHORT_ALS_CHOLESKY");
-        general.flops = r.flops;
-        table.add(general);
+        // Session 4's CG: a block for every row, short ones too; session 5's: the longest rows
+        // a block each, not cut into chunks (als.cu).
+        other_path("iALS iteration (CG, block kernel for every row)", "COHORT_ALS_CG", "block", z.reps, false);
+        other_path("iALS iteration (CG, long rows not split: COHORT_ALS_CG_SPLIT=off)", "COHORT_ALS_CG_SPLIT", "off",
+                   z.reps, true);
+      } else {
+        // The tiled kernel built for 3 blocks a multiprocessor (opt-in); session 1's kernel
+        // (element-wise build, column-by-column factoring), on the same input (als.cu).
+        other_path("iALS iteration (Cholesky, 3 blocks/SM: COHORT_ALS_CHOLESKY=tiled3)", "COHORT_ALS_CHOLESKY",
+                   "tiled3", z.reps, true);
+        other_path("iALS iteration (Cholesky, general kernel)", "COHORT_ALS_CHOLESKY", "general", 1, false);
       }
     }
     // f = 256, the widest the register-tiled Cholesky serves: its 544 threads leave ptxas 96

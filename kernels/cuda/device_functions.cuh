@@ -45,6 +45,24 @@ COHORT_CUDA_NAMESPACE_BEGIN
 
 __device__ inline float csr_value(const float* values, int64_t p) { return values != nullptr ? values[p] : 1.0f; }
 
+// The lowest and second-lowest of values offered in index order. Strict < keeps the earlier
+// index on a tie, and the tie's value still becomes the second.
+struct TwoLowest {
+  float best;
+  float second;
+  int32_t index;  // of best; -1 while nothing below +inf was offered
+};
+__device__ inline TwoLowest two_lowest() { return TwoLowest{INFINITY, INFINITY, -1}; }
+__device__ inline void offer(TwoLowest& t, float value, int32_t index) {
+  if (value < t.best) {
+    t.second = t.best;
+    t.best = value;
+    t.index = index;
+  } else if (value < t.second) {
+    t.second = value;
+  }
+}
+
 // The ranking order of every top-k output: descending score, ties by ascending index.
 __device__ inline bool ranks_before(float sa, int32_t ia, float sb, int32_t ib) {
   return sa > sb || (sa == sb && ia < ib);

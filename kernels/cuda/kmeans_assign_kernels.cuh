@@ -182,24 +182,15 @@ __global__ void __launch_bounds__(kAssignThreads)
     COHORT_UNROLL
     for (int r = 0; r < kRowsPerThread; ++r) {
       const int row = group * kRowsPerThread + r;
-      float best = INFINITY;
-      float second = INFINITY;
-      int32_t slot = -1;
+      TwoLowest near = two_lowest();
       COHORT_UNROLL
       for (int c = 0; c < kSlotsPerThread; ++c) {
         const int s = lane * kSlotsPerThread + c;
-        const float dist = fmaxf(0.0f, xsq[row] + csq[s] - 2.0f * acc[r][c]);
-        if (dist < best) {
-          second = best;
-          best = dist;
-          slot = s;
-        } else if (dist < second) {
-          second = dist;
-        }
+        offer(near, fmaxf(0.0f, xsq[row] + csq[s] - 2.0f * acc[r][c]), s);
       }
-      part_best[row * kLaneStride + lane] = best;
-      part_second[row * kLaneStride + lane] = second;
-      part_slot[row * kLaneStride + lane] = slot;
+      part_best[row * kLaneStride + lane] = near.best;
+      part_second[row * kLaneStride + lane] = near.second;
+      part_slot[row * kLaneStride + lane] = near.index;
     }
     __syncthreads();
 
@@ -246,41 +237,24 @@ __global__ void argmin_from_dots_kernel(const float* dots, int64_t rows, const f
   for (int b = blockIdx.y; b < num_problems; b += gridDim.y) {
     const int64_t lo = k_offsets[b];
     const int64_t hi = k_offsets[b + 1];
-    float best = INFINITY;
-    float second = INFINITY;
-    int32_t label = 0;
-    // The two lowest lower bounds d~ - e and the centroid of the lowest (kTf32Check only).
-    float lower = INFINITY;
-    float lower_second = INFINITY;
-    int32_t lower_label = -1;
-    // Strict < keeps the lowest index on ties; an equal distance still becomes second.
+    // Local indices; the lower bounds d~ - e only with kTf32Check.
+    TwoLowest near = two_lowest();
+    TwoLowest lower = two_lowest();
     for (int64_t c = lo; c < hi; ++c) {
       const float dist = fmaxf(0.0f, xs + dots[c * rows + i] + c_sq[c]);
-      if (dist < best) {
-        second = best;
-        best = dist;
-        label = static_cast<int32_t>(c - lo);
-      } else if (dist < second) {
-        second = dist;
-      }
-      if (kTf32Check) {
-        const float bound = dist - x_error * check.c_norm[c];
-        if (bound < lower) {
-          lower_second = lower;
-          lower = bound;
-          lower_label = static_cast<int32_t>(c - lo);
-        } else if (bound < lower_second) {
-          lower_second = bound;
-        }
-      }
+      offer(near, dist, static_cast<int32_t>(c - lo));
+      if (kTf32Check) offer(lower, dist - x_error * check.c_norm[c], static_cast<int32_t>(c - lo));
     }
+    const int32_t label = max(near.index, 0);
+    const float best = near.best;
+    float second = near.second;
     if (hi - lo == 1) second = best;
     const int64_t out = b * n + row0 + i;
     labels[out] = label;
     best_dist[out] = best;
     if (second_dist != nullptr) second_dist[out] = second;
     if (kTf32Check && hi - lo > 1) {
-      const float others = lower_label == label ? lower_second : lower;
+      const float others = lower.index == label ? lower.second : lower.best;
       if (others <= best + x_error * check.c_norm[lo + label]) {
         const int slot = atomicAdd(check.count, 1);
         if (slot < check.capacity) {

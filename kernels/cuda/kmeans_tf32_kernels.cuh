@@ -82,9 +82,7 @@ __global__ void tf32_recheck_kernel(const float* dots, int64_t rows, int64_t row
     const float upper = best + check.error * x_norm * check.c_norm[best_c];
 
     // The candidates in FP32, in centroid order; the others' TF32 distances for the second.
-    float exact_best = INFINITY;
-    float exact_second = INFINITY;
-    int64_t label = lo;
+    TwoLowest exact = two_lowest();  // global centroid indices
     float others = INFINITY;
     for (int64_t base = lo; base < hi; base += 32) {
       const int64_t c = base + lane;
@@ -98,25 +96,18 @@ __global__ void tf32_recheck_kernel(const float* dots, int64_t rows, int64_t row
       while (mask != 0) {
         const int j = __ffs(static_cast<int>(mask)) - 1;
         mask &= mask - 1;
-        const int64_t cc = base + j;
+        const int cc = static_cast<int>(base) + j;
         float dot = 0.0f;
         for (int k = lane; k < d; k += 32) dot = fmaf(x[row * ld + k], centroids[cc * c_ld + k], dot);
         dot = warp_sum(dot);  // the same value in every lane
-        const float dist = fmaxf(0.0f, xs + -2.0f * dot + c_sq[cc]);
-        if (dist < exact_best) {
-          exact_second = exact_best;
-          exact_best = dist;
-          label = cc;
-        } else if (dist < exact_second) {
-          exact_second = dist;
-        }
+        offer(exact, fmaxf(0.0f, xs + -2.0f * dot + c_sq[cc]), cc);
       }
     }
     for (int o = 16; o > 0; o >>= 1) others = fminf(others, __shfl_xor_sync(0xffffffffu, others, o));
     if (lane == 0) {
-      labels[out] = static_cast<int32_t>(label - lo);
-      best_dist[out] = exact_best;
-      if (second_dist != nullptr) second_dist[out] = fminf(exact_second, others);
+      labels[out] = exact.index >= 0 ? static_cast<int32_t>(exact.index - lo) : 0;
+      best_dist[out] = exact.best;
+      if (second_dist != nullptr) second_dist[out] = fminf(exact.second, others);
     }
   }
 }

@@ -491,6 +491,23 @@ TEST_F(BackendDiffGpu, BprEpoch) {
   }
 }
 
+// kmeans_assign of rows x (n x d) to the problems' centroids c on backend b.
+struct Assignment {
+  std::vector<int32_t> labels;
+  std::vector<float> best, second;
+};
+Assignment assign_on(Backend& b, const std::vector<float>& x, const std::vector<float>& c, int64_t n, int64_t d,
+                     const std::vector<int64_t>& offsets) {
+  const int problems = static_cast<int>(offsets.size()) - 1;
+  const int64_t total_k = offsets.back();
+  Buffer<float> dx(b, x), dc(b, c), xn(b, n), db(b, n * problems), ds(b, n * problems);
+  Buffer<int32_t> dl(b, n * problems);
+  b.row_sq_norms(dx.matrix(n, d), xn.data());
+  b.kmeans_assign(dx.matrix(n, d), xn.data(), dc.matrix(total_k, d), offsets.data(), problems, dl.data(), db.data(),
+                  ds.data());
+  return Assignment{dl.to_host(), db.to_host(), ds.to_host()};
+}
+
 TEST_F(BackendDiffGpu, KmeansAssignAccumulateFinalize) {
   for (auto& gpu : gpus_) {
     for (uint64_t seed : kSeeds) {
@@ -514,21 +531,16 @@ TEST_F(BackendDiffGpu, KmeansAssignAccumulateFinalize) {
         std::vector<int32_t> labels[2];
         std::vector<float> best[2], second[2], cent[2];
         std::vector<double> sums[2], counts[2], sums_again;
-        std::vector<int32_t> cpu_labels;
         Backend* backends[2] = {cpu_.get(), gpu.get()};
         for (int s = 0; s < 2; ++s) {
           Backend& b = *backends[s];
-          Buffer<float> dx(b, x), dc(b, c), xn(b, n), db(b, n * problems), ds(b, n * problems);
-          Buffer<int32_t> dl(b, n * problems);
-          b.row_sq_norms(dx.matrix(n, d), xn.data());
-          b.kmeans_assign(dx.matrix(n, d), xn.data(), dc.matrix(total_k, d), offsets.data(), problems, dl.data(),
-                          db.data(), ds.data());
-          labels[s] = dl.to_host();
-          best[s] = db.to_host();
-          second[s] = ds.to_host();
-          if (s == 0) cpu_labels = labels[0];
+          Assignment a = assign_on(b, x, c, n, d, offsets);
+          labels[s] = std::move(a.labels);
+          best[s] = std::move(a.best);
+          second[s] = std::move(a.second);
           // Accumulate from the CPU's labels on both sides: the sums must then agree closely.
-          dl.upload(cpu_labels);
+          Buffer<float> dx(b, x), dc(b, c);
+          Buffer<int32_t> dl(b, labels[0]);
           Buffer<double> dsum(b, sums0), dcount(b, counts0);
           b.kmeans_accumulate(dx.matrix(n, d), dl.data(), offsets.data(), problems, dsum.data(), dcount.data());
           sums[s] = dsum.to_host();
@@ -584,20 +596,8 @@ TEST_F(BackendDiffGpu, KmeansAssignTf32KeepsFp32Labels) {
         const int64_t total_k = offsets.back();
         auto x = random_floats(rng, n * d, offset - 1, offset + 1);
         auto c = random_floats(rng, total_k * d, offset - 1, offset + 1);
-        std::vector<int32_t> labels[2];
-        std::vector<float> best[2], second[2];
-        Backend* backends[2] = {cpu_.get(), gpu.get()};
-        for (int s = 0; s < 2; ++s) {
-          Backend& b = *backends[s];
-          Buffer<float> dx(b, x), dc(b, c), xn(b, n), db(b, n * problems), ds(b, n * problems);
-          Buffer<int32_t> dl(b, n * problems);
-          b.row_sq_norms(dx.matrix(n, d), xn.data());
-          b.kmeans_assign(dx.matrix(n, d), xn.data(), dc.matrix(total_k, d), offsets.data(), problems, dl.data(),
-                          db.data(), ds.data());
-          labels[s] = dl.to_host();
-          best[s] = db.to_host();
-          second[s] = ds.to_host();
-        }
+        const Assignment cpu = assign_on(*cpu_, x, c, n, d, offsets);
+        const Assignment tf32 = assign_on(*gpu, x, c, n, d, offsets);
         auto norm = [&](const std::vector<float>& m, int64_t r) {
           double s2 = 0.0;
           for (int64_t j = 0; j < d; ++j) s2 += double{m[r * d + j]} * m[r * d + j];
@@ -610,17 +610,17 @@ TEST_F(BackendDiffGpu, KmeansAssignTf32KeepsFp32Labels) {
         for (int b = 0; b < problems; ++b) {
           for (int64_t i = 0; i < n; ++i) {
             const std::size_t e = static_cast<std::size_t>(b * n + i);
-            ASSERT_GE(labels[1][e], 0);
-            ASSERT_LT(labels[1][e], ks[b]);
+            ASSERT_GE(tf32.labels[e], 0);
+            ASSERT_LT(tf32.labels[e], ks[b]);
             const double slack = tf32_error * norm(x, i) * c_norm_max;
-            EXPECT_NEAR(best[0][e], best[1][e], 1e-4 * (1 + best[0][e]) + slack) << "problem " << b << " row " << i;
-            EXPECT_NEAR(second[0][e], second[1][e], 1e-4 * (1 + second[0][e]) + slack)
+            EXPECT_NEAR(cpu.best[e], tf32.best[e], 1e-4 * (1 + cpu.best[e]) + slack) << "problem " << b << " row " << i;
+            EXPECT_NEAR(cpu.second[e], tf32.second[e], 1e-4 * (1 + cpu.second[e]) + slack)
                 << "problem " << b << " row " << i;
-            if (labels[0][e] != labels[1][e]) {
+            if (cpu.labels[e] != tf32.labels[e]) {
               ++mismatches;
-              EXPECT_NEAR(best[0][e], second[0][e], 1e-4 * (1 + best[0][e]))
-                  << "problem " << b << " row " << i << ": cpu label " << labels[0][e] << ", gpu "
-                  << labels[1][e];
+              EXPECT_NEAR(cpu.best[e], cpu.second[e], 1e-4 * (1 + cpu.best[e]))
+                  << "problem " << b << " row " << i << ": cpu label " << cpu.labels[e] << ", gpu "
+                  << tf32.labels[e];
             }
           }
         }
