@@ -483,10 +483,9 @@ void run(Scale scale) {
     auto c = random_floats(total_k * d, -1, 1, 9);
     Row assign{name + ": assign", dims({n, d}) + ", total k " + std::to_string(total_k)};
     Row iter{name + ": iteration", assign.size};
-    // The default paths (cuBLAS GEMM + argmin, sort-based sums) beside the opt-in ones that an
-    // H200 measured slower (kmeans.cu): the fused assign kernel, the grouped sums; and --tf32.
+    // The default assignment (cuBLAS GEMM + argmin) beside the fused kernel, which an H200
+    // measured slower (opt-in, kmeans.cu), and --tf32.
     Row fused_assign{name + ": assign, fused kernel", assign.size};
-    Row grouped_iter{name + ": iteration, grouped sums", assign.size};
     Row tf32_assign{name + ": assign, --tf32", assign.size};
     Row tf32_iter{name + ": iteration, --tf32", assign.size};
     std::vector<int32_t> first_labels[2];  // the FP32 GPU's and the TF32 GPU's, from c
@@ -522,11 +521,6 @@ void run(Scale scale) {
         be->kmeans_accumulate(dx.matrix(rows, d), labels.data(), offsets.data(), problems, sums.data(), counts.data());
         be->kmeans_finalize(sums.data(), counts.data(), dc.matrix(total_k, d));
       };
-      if (on_gpu && !tf32) {
-        setenv("COHORT_KMEANS_ACCUMULATE", "grouped", 1);
-        grouped_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
-        unsetenv("COHORT_KMEANS_ACCUMULATE");
-      }
       const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, do_iteration) * scale;
       if (tf32) {
         tf32_assign.gpu_ms = a_ms;
@@ -546,7 +540,6 @@ void run(Scale scale) {
     table.add(fused_assign);
     table.add(tf32_assign);
     table.add(iter);
-    table.add(grouped_iter);
     table.add(tf32_iter);
     int64_t differ = 0;
     for (std::size_t e = 0; e < first_labels[0].size(); ++e) differ += first_labels[0][e] != first_labels[1][e];

@@ -3,10 +3,12 @@
 //               reads it coalesced), then dist = |x|^2 + dots + |c|^2 per problem; opt-in, for
 //               d <= kFusedMaxDims, the distances and each problem's argmin in one kernel
 //               (kmeans_assign_kernels.cuh).
+//               With tf32, the GEMM runs on TF32 tensor cores and the pairs it cannot decide
+//               are rechecked in FP32 (kmeans_tf32_kernels.cuh).
 //   accumulate: deterministic without float atomics. The (problem, row) pairs are radix-sorted
 //               by global centroid (stable), each centroid's run is cut into fixed pieces summed
-//               in row order in double, and the pieces are added in order; opt-in, for many
-//               problems, grouped sums in shared memory (kmeans_accumulate_kernels.cuh).
+//               in row order in double, and the pieces are added in order
+//               (kmeans_accumulate_kernels.cuh).
 //   k-means++:  kmeans_seeding.cuh.
 #include <algorithm>
 #include <cmath>
@@ -59,20 +61,14 @@ class CublasMathMode {
   cublasMath_t previous_ = CUBLAS_DEFAULT_MATH;
 };
 
-// The default paths are the ones an H200 measured faster (benchmarks/RESULTS.md, 2026-12-04):
-// cuBLAS GEMM + argmin beat the fused kernel (12.0 against 14.6 ms for the sweep k = 2..64 on
-// 1M x 64, 11.0 against 13.0 ms for k = 1024 on 1M x 128), and the sort-based sums beat the
-// grouped ones (about 5 against 20 ms for the sweep). COHORT_KMEANS_ASSIGN=fused and
-// COHORT_KMEANS_ACCUMULATE=grouped select the others, for benchmarks/gpu_ops to keep
-// measuring them against the defaults.
+// The default assignment is the one an H200 measured faster (benchmarks/RESULTS.md,
+// 2026-12-04): cuBLAS GEMM + argmin beat the fused kernel (12.0 against 14.6 ms for the sweep
+// k = 2..64 on 1M x 64, 11.0 against 13.0 ms for k = 1024 on 1M x 128).
+// COHORT_KMEANS_ASSIGN=fused selects the fused kernel, for benchmarks/gpu_ops to keep
+// measuring it against the default.
 bool fused_assign_enabled() {
   const char* v = std::getenv("COHORT_KMEANS_ASSIGN");
   return v != nullptr && std::string_view(v) == "fused";
-}
-
-bool grouped_accumulate_enabled() {
-  const char* v = std::getenv("COHORT_KMEANS_ACCUMULATE");
-  return v != nullptr && std::string_view(v) == "grouped";
 }
 
 // The device operations seed_kmeans_plus_plus needs, on the context's stream.
@@ -203,33 +199,6 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
 
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceFlag flag(ctx);
-  // Grouped sums read x once per group, the sort-based path once per problem (as a gather).
-  const AccumulatePlan plan = plan_accumulate(k_offsets, num_problems, d);
-  const bool grouped_fits = group_sums_shared_bytes(d) <= static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
-  if (plan.groups() > 0 && plan.groups() <= 65535 && 2 * plan.groups() <= num_problems && grouped_fits &&
-      grouped_accumulate_enabled()) {
-    DeviceScratch<int32_t> problem_begin = upload(ctx, plan.problem_begin.data(), plan.groups() + 1);
-    const int64_t sms = ctx.properties().multiProcessorCount;
-    // A block's time is one chain through its rows: enough ranges for several blocks on every
-    // multiprocessor, within 256 MB of partial sums.
-    const int64_t wanted = ceil_div(16 * sms, plan.groups());
-    const int64_t by_memory = std::max<int64_t>(1, (int64_t{256} << 20) / ((total_k * d + total_k) * 8));
-    const int64_t ranges = std::clamp<int64_t>(std::min(wanted, by_memory), 1, ceil_div(n, kGroupTileRows));
-    const int64_t range_rows = ceil_div(ceil_div(n, ranges), kGroupTileRows) * kGroupTileRows;
-    const int64_t used_ranges = ceil_div(n, range_rows);
-    DeviceScratch<double> partial_sums(ctx, used_ranges * total_k * d), partial_counts(ctx, used_ranges * total_k);
-    const int64_t shared = group_sums_shared_bytes(d);
-    COHORT_CUDA_CHECK(cudaFuncSetAttribute(group_partial_sums_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(shared)));
-    const dim3 grid(static_cast<unsigned>(used_ranges), static_cast<unsigned>(plan.groups()));
-    launch_kernel(group_partial_sums_kernel, grid, kGroupThreads, static_cast<size_t>(shared), stream, x.data, x.ld, n,
-                  d, labels, offsets.data(), problem_begin.data(), range_rows, total_k, partial_sums.data(),
-                  partial_counts.data(), flag.data());
-    launch_kernel(add_ranges_kernel, grid_for(ctx, total_k * d + total_k, 256), 256, 0, stream, partial_sums.data(),
-                  partial_counts.data(), used_ranges, total_k, d, sums, counts);
-    COHORT_CHECK(flag.read() == 0, "kmeans_accumulate: a label is outside [0, k) of its problem");
-    return;
-  }
   DeviceScratch<int32_t> keys(ctx, count), keys_sorted(ctx, count), rows(ctx, count), rows_sorted(ctx, count);
   launch_kernel(make_keys_kernel, grid_for(ctx, count, 256), 256, 0, stream, labels, offsets.data(), num_problems, n,
                 tk, keys.data(), rows.data(), flag.data());

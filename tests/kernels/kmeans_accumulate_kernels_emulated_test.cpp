@@ -1,9 +1,7 @@
 // The k-means accumulation kernels (kernels/cuda/kmeans_accumulate_kernels.cuh) on the CPU
-// emulation against the CPU backend. Grouped sums: many problems in several groups, ranges
-// of rows not a multiple of the tile, d above the block (threads loop over dimensions), sums
-// that already hold values (accumulate adds), a bad label, the plan. The sort-based path,
-// following the launcher's steps (the radix sort and the scan done here): runs longer than a
-// piece, empty centroids. Then finalize and the per-problem sums.
+// emulation against the CPU backend. The sort-based sums, following the launcher's steps
+// (the radix sort and the scan done here): runs longer than a piece, empty centroids, sums
+// that already hold values (accumulate adds). Then finalize and the per-problem sums.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -59,83 +57,6 @@ Sums cpu_accumulate(const Batch& b) {
   Buffer<double> sums(*cpu, b.sums0), counts(*cpu, b.counts0);
   cpu->kmeans_accumulate(x.matrix(b.n, b.d), labels.data(), b.offsets.data(), problems, sums.data(), counts.data());
   return {sums.to_host(), counts.to_host()};
-}
-
-Sums grouped_accumulate(const Batch& b, int64_t range_rows, int* flag) {
-  const int problems = static_cast<int>(b.offsets.size()) - 1;
-  const cuda::AccumulatePlan plan = cuda::plan_accumulate(b.offsets.data(), problems, b.d);
-  EXPECT_GT(plan.groups(), 0);
-  const int64_t total_k = b.offsets.back();
-  const int64_t ranges = (b.n + range_rows - 1) / range_rows;
-  std::vector<double> partial_sums(static_cast<std::size_t>(ranges * total_k * b.d), -1.0);
-  std::vector<double> partial_counts(static_cast<std::size_t>(ranges * total_k), -1.0);
-  emu::launch(dim3(static_cast<unsigned>(ranges), static_cast<unsigned>(plan.groups())), dim3(cuda::kGroupThreads),
-              static_cast<std::size_t>(cuda::group_sums_shared_bytes(b.d)), cuda::group_partial_sums_kernel,
-              b.x.data(), b.d, b.n, b.d, b.labels.data(), b.offsets.data(), plan.problem_begin.data(), range_rows,
-              total_k, partial_sums.data(), partial_counts.data(), flag);
-  Sums out{b.sums0, b.counts0};
-  emu::launch(dim3(3), dim3(64), 0, cuda::add_ranges_kernel, partial_sums.data(), partial_counts.data(), ranges,
-              total_k, b.d, out.sums.data(), out.counts.data());
-  return out;
-}
-
-struct Case {
-  std::string name;
-  int64_t n, d;
-  std::vector<int64_t> ks;
-  int64_t range_rows;
-};
-
-class GroupedAccumulateEmulated : public ::testing::TestWithParam<Case> {};
-
-TEST_P(GroupedAccumulateEmulated, MatchesTheCpuBackend) {
-  const Case c = GetParam();
-  std::mt19937_64 rng(41 + c.n);
-  const Batch b = make_batch(rng, c.n, c.d, c.ks);
-  const Sums want = cpu_accumulate(b);
-  int flag = 0;
-  const Sums got = grouped_accumulate(b, c.range_rows, &flag);
-  EXPECT_EQ(flag, 0);
-  ASSERT_EQ(got.sums.size(), want.sums.size());
-  for (std::size_t e = 0; e < want.sums.size(); ++e) ASSERT_NEAR(got.sums[e], want.sums[e], 1e-9) << e;
-  EXPECT_EQ(got.counts, want.counts);
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, GroupedAccumulateEmulated,
-    ::testing::Values(
-        // The sweep's shape, small: 31 problems over several groups (d 64: 128 centroids each).
-        Case{"sweep", 200, 64, {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-                                25, 26, 27, 28, 29, 30, 31, 32},
-             48},
-        Case{"one_range", 75, 13, {1, 4, 9}, 96}, Case{"wide_d", 70, 300, {2, 3}, 32},
-        // More problems than a group stages labels for (kGroupMaxProblems), small d.
-        Case{"many_problems", 90, 4, std::vector<int64_t>(70, 3), 64}),
-    [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
-
-TEST(GroupedAccumulateEmulatedErrors, ABadLabelRaisesTheFlag) {
-  std::mt19937_64 rng(2);
-  Batch b = make_batch(rng, 50, 8, {3, 4});
-  b.labels[50 + 7] = 4;  // problem 1 has k = 4
-  int flag = 0;
-  grouped_accumulate(b, 32, &flag);
-  EXPECT_EQ(flag, cuda::kGroupBadLabel);
-}
-
-TEST(GroupedAccumulatePlan, GroupsFillTheSharedSumsAndRefuseATooLargeProblem) {
-  // d = 64: 128 centroids of doubles per group.
-  const std::vector<int64_t> offsets{0, 60, 120, 128, 248};  // k = 60, 60, 8 (exactly full), 120
-  const cuda::AccumulatePlan plan = cuda::plan_accumulate(offsets.data(), 4, 64);
-  EXPECT_EQ(plan.problem_begin, (std::vector<int32_t>{0, 3, 4}));
-  const std::vector<int64_t> big{0, 129};
-  EXPECT_EQ(cuda::plan_accumulate(big.data(), 1, 64).groups(), 0);
-}
-
-TEST(GroupedAccumulatePlan, AGroupStagesLabelsForAtMostKGroupMaxProblems) {
-  std::vector<int64_t> offsets(71);
-  for (int b = 0; b <= 70; ++b) offsets[static_cast<std::size_t>(b)] = b;  // 70 problems of k = 1, d = 4
-  const cuda::AccumulatePlan plan = cuda::plan_accumulate(offsets.data(), 70, 4);
-  EXPECT_EQ(plan.problem_begin, (std::vector<int32_t>{0, cuda::kGroupMaxProblems, 70}));
 }
 
 // The sort-based path as kmeans.cu runs it, with std::stable_sort for cub's radix sort and
