@@ -13,7 +13,9 @@ namespace {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, bool tf32) : ctx_(device), tf32_(tf32) {}
+  CudaBackend(int device, bool tf32) : ctx_(device), tf32_(tf32) {
+    if (tf32_) ctx_.warm_up_tf32();
+  }
   ~CudaBackend() override { trace_.print(stderr); }
 
   std::string name() const override { return fmt::format("cuda:{}", ctx_.device()); }

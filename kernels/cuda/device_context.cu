@@ -15,22 +15,28 @@ DeviceContext::DeviceContext(int device) : device_(device) {
   COHORT_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
   uint64_t threshold = UINT64_MAX;
   COHORT_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
-  warm_up();
+  warm_up_gemms(false);
 }
 
 // cuBLAS initialises itself at its first GEMM and the pool maps memory at its first allocation:
 // on an H200, 76 ms and 9 ms (COHORT_CUDA_TRACE). Done here, they are paid where the context is
-// made, which the CLI does on its own thread while the data is read.
-void DeviceContext::warm_up() {
+// made, which the CLI does on its own thread while the data is read: a 64 x 64 GEMM of each
+// transpose cohort uses (with tf32, the T N one of the k-means distances in TF32).
+void DeviceContext::warm_up_gemms(bool tf32) {
   constexpr int n = 64;
   auto* m = static_cast<float*>(allocate(3 * n * n * sizeof(float)));
   COHORT_CUDA_CHECK(cudaMemsetAsync(m, 0, 2 * n * n * sizeof(float), stream_));
   const float one = 1.0f;
   const float zero = 0.0f;
+  if (tf32) COHORT_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_TF32_TENSOR_OP_MATH));
   COHORT_CUBLAS_CHECK(
       cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, m, n, m + n * n, n, &zero, m + 2 * n * n, n));
-  COHORT_CUBLAS_CHECK(
-      cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, n, n, n, &one, m, n, m + n * n, n, &zero, m + 2 * n * n, n));
+  if (tf32) {
+    COHORT_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  } else {
+    COHORT_CUBLAS_CHECK(
+        cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, n, n, n, &one, m, n, m + n * n, n, &zero, m + 2 * n * n, n));
+  }
   release(m);
   synchronize();
 }

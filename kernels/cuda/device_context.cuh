@@ -36,9 +36,11 @@ class DeviceContext {
   void* allocate(std::size_t bytes);
   void release(void* ptr) noexcept;
   void synchronize();
+  // The first TF32 GEMM's start-up, paid here (the backend calls it when made with tf32).
+  void warm_up_tf32() { warm_up_gemms(true); }
 
  private:
-  void warm_up();
+  void warm_up_gemms(bool tf32);
 
   int device_;
   cudaStream_t stream_ = nullptr;
