@@ -232,9 +232,11 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   const int cg_block_warps = cg_warps(static_cast<int>(f), optin);
   int64_t split_threshold = -1;
   if (solver == SolverKind::conjugate_gradient && cg_block_warps >= 1) {
+    const int64_t shared = cg_shared_bytes(static_cast<int>(f), cg_block_warps);
+    allow_shared(als_cg_kernel, shared);  // before asking how many blocks fit
     int per_sm = 0;
-    COHORT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &per_sm, als_cg_kernel, 32 * cg_block_warps, static_cast<size_t>(cg_shared_bytes(static_cast<int>(f), cg_block_warps))));
+    COHORT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, als_cg_kernel, 32 * cg_block_warps,
+                                                                    static_cast<size_t>(shared)));
     split_threshold = cg_split_threshold(rows.nnz, int64_t{per_sm} * ctx.properties().multiProcessorCount);
   }
   RowOrder order = solver == SolverKind::cholesky && !tiled
