@@ -488,6 +488,8 @@ void run(Scale scale) {
     Row fused_assign{name + ": assign, fused kernel", assign.size};
     Row tf32_assign{name + ": assign, --tf32", assign.size};
     Row tf32_iter{name + ": iteration, --tf32", assign.size};
+    // The sums before session 6: each problem's rows gathered in one band (kmeans.cu).
+    Row one_band_iter{name + ": iteration, sums in one band (COHORT_KMEANS_BANDS=off)", assign.size};
     std::vector<int32_t> first_labels[2];  // the FP32 GPU's and the TF32 GPU's, from c
     for (Backend* be : {gpu.get(), tf32_gpu.get(), cpu.get()}) {
       const bool on_gpu = be != cpu.get();
@@ -521,6 +523,11 @@ void run(Scale scale) {
         be->kmeans_accumulate(dx.matrix(rows, d), labels.data(), offsets.data(), problems, sums.data(), counts.data());
         be->kmeans_finalize(sums.data(), counts.data(), dc.matrix(total_k, d));
       };
+      if (on_gpu && !tf32) {
+        setenv("COHORT_KMEANS_BANDS", "off", 1);
+        one_band_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
+        unsetenv("COHORT_KMEANS_BANDS");
+      }
       const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, do_iteration) * scale;
       if (tf32) {
         tf32_assign.gpu_ms = a_ms;
@@ -540,6 +547,7 @@ void run(Scale scale) {
     table.add(fused_assign);
     table.add(tf32_assign);
     table.add(iter);
+    table.add(one_band_iter);
     table.add(tf32_iter);
     int64_t differ = 0;
     for (std::size_t e = 0; e < first_labels[0].size(); ++e) differ += first_labels[0][e] != first_labels[1][e];

@@ -59,6 +59,7 @@ struct cudaDeviceProp {
   std::size_t sharedMemPerBlockOptin;
   int major;
   int minor;
+  int l2CacheSize;
 };
 
 inline const char* cudaGetErrorString(cudaError_t e) {
@@ -101,6 +102,7 @@ inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->sharedMemPerBlockOptin = cohort::cuda_emulation::kMaxDynamicSharedBytes;
   p->major = 8;
   p->minor = 0;
+  p->l2CacheSize = 256 << 10;  // small, so that the tests' k-means sums run in several bands
   return cudaSuccess;
 }
 // Clocks and bus width: 0, the emulation has no peak rate to report.

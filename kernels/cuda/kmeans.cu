@@ -6,8 +6,8 @@
 //               With tf32, the GEMM runs on TF32 tensor cores and the pairs it cannot decide
 //               are rechecked in FP32 (kmeans_tf32_kernels.cuh).
 //   accumulate: deterministic without float atomics. The (problem, row) pairs are radix-sorted
-//               by global centroid (stable), each centroid's run is cut into fixed pieces summed
-//               in row order in double, and the pieces are added in order
+//               by (band of rows, global centroid) (stable), each run is cut into fixed pieces
+//               summed in row order in double, and the pieces are added in order
 //               (kmeans_accumulate_kernels.cuh).
 //   k-means++:  kmeans_seeding.cuh.
 #include <algorithm>
@@ -69,6 +69,13 @@ class CublasMathMode {
 bool fused_assign_enabled() {
   const char* v = std::getenv("COHORT_KMEANS_ASSIGN");
   return v != nullptr && std::string_view(v) == "fused";
+}
+
+// COHORT_KMEANS_BANDS=off sums every problem's rows in one band, as before session 6, for
+// gpu_ops to time against the banded sums (not yet measured on a GPU).
+bool banded_sums_enabled() {
+  const char* v = std::getenv("COHORT_KMEANS_BANDS");
+  return v == nullptr || std::string_view(v) != "off";
 }
 
 // The device operations seed_kmeans_plus_plus needs, on the context's stream.
@@ -199,35 +206,47 @@ void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int3
 
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceFlag flag(ctx);
+  // Bands of rows whose x fits the L2 cache with room to spare, when several problems read x
+  // (kmeans_accumulate_kernels.cuh); one band otherwise, or when the keys would pass int32.
+  const int64_t row_bytes = std::max<int64_t>(x.ld, 1) * int64_t{sizeof(float)};
+  const int64_t l2_rows = std::max<int64_t>(kPieceRows, static_cast<int64_t>(ctx.properties().l2CacheSize) / 3 / row_bytes);
+  int64_t band_rows = num_problems > 1 && banded_sums_enabled() ? l2_rows : n;
+  if (ceil_div(n, band_rows) * total_k >= INT32_MAX) band_rows = n;
+  const int64_t bands = ceil_div(n, band_rows);
+  const int64_t segments = bands * total_k;
+  const int32_t seg = static_cast<int32_t>(segments);
+
   DeviceScratch<int32_t> keys(ctx, count), keys_sorted(ctx, count), rows(ctx, count), rows_sorted(ctx, count);
   launch_kernel(make_keys_kernel, grid_for(ctx, count, 256), 256, 0, stream, labels, offsets.data(), num_problems, n,
-                tk, keys.data(), rows.data(), flag.data());
+                tk, band_rows, seg, keys.data(), rows.data(), flag.data());
   int end_bit = 1;
-  while ((int64_t{1} << end_bit) <= total_k) ++end_bit;
+  while ((int64_t{1} << end_bit) <= segments) ++end_bit;
   run_cub(ctx, [&](void* temp, size_t& bytes) {
     return cub::DeviceRadixSort::SortPairs(temp, bytes, keys.data(), keys_sorted.data(), rows.data(),
                                            rows_sorted.data(), count, 0, end_bit, stream);
   });
-  DeviceScratch<int64_t> start(ctx, total_k + 1), piece_counts(ctx, total_k + 1), piece_offset(ctx, total_k + 1);
-  launch_kernel(run_starts_kernel, grid_for(ctx, total_k + 1, 256), 256, 0, stream, keys_sorted.data(), count, tk,
+  DeviceScratch<int64_t> start(ctx, segments + 1), piece_counts(ctx, segments + 1), piece_offset(ctx, segments + 1);
+  launch_kernel(run_starts_kernel, grid_for(ctx, segments + 1, 256), 256, 0, stream, keys_sorted.data(), count, seg,
                 start.data());
-  COHORT_CUDA_CHECK(cudaMemsetAsync(piece_counts.data(), 0, static_cast<size_t>(total_k + 1) * sizeof(int64_t), stream));
-  launch_kernel(piece_counts_kernel, grid_for(ctx, total_k, 256), 256, 0, stream, start.data(), tk,
+  COHORT_CUDA_CHECK(
+      cudaMemsetAsync(piece_counts.data(), 0, static_cast<size_t>(segments + 1) * sizeof(int64_t), stream));
+  launch_kernel(piece_counts_kernel, grid_for(ctx, segments, 256), 256, 0, stream, start.data(), seg,
                 piece_counts.data());
   run_cub(ctx, [&](void* temp, size_t& bytes) {
-    return cub::DeviceScan::ExclusiveSum(temp, bytes, piece_counts.data(), piece_offset.data(), total_k + 1, stream);
+    return cub::DeviceScan::ExclusiveSum(temp, bytes, piece_counts.data(), piece_offset.data(), segments + 1, stream);
   });
   // Every run of length m makes ceil(m / kPieceRows) <= m / kPieceRows + 1 pieces.
-  const int64_t max_pieces = count / kPieceRows + total_k;
+  const int64_t max_pieces = count / kPieceRows + segments;
   DeviceScratch<double> piece_sums(ctx, max_pieces * d);
   const int threads = static_cast<int>(std::clamp<int64_t>((d + 31) / 32 * 32, 32, 256));
   if (d > 0) {
     launch_kernel(piece_sums_kernel, static_cast<unsigned>(std::min<int64_t>(max_pieces, int64_t{1} << 20)), threads, 0,
-                  stream, x.data, x.ld, d, rows_sorted.data(), start.data(), piece_offset.data(), tk, max_pieces,
+                  stream, x.data, x.ld, d, rows_sorted.data(), start.data(), piece_offset.data(), seg, max_pieces,
                   piece_sums.data());
   }
   launch_kernel(add_pieces_kernel, static_cast<unsigned>(std::min<int64_t>(total_k, int64_t{1} << 20)), threads, 0,
-                stream, piece_sums.data(), start.data(), piece_offset.data(), tk, d, sums, counts);
+                stream, piece_sums.data(), start.data(), piece_offset.data(), tk, static_cast<int32_t>(bands), d, sums,
+                counts);
   COHORT_CHECK(flag.read() == 0, "kmeans_accumulate: a label is outside [0, k) of its problem");
 }
 

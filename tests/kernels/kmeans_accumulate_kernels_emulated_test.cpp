@@ -60,14 +60,16 @@ Sums cpu_accumulate(const Batch& b) {
 }
 
 // The sort-based path as kmeans.cu runs it, with std::stable_sort for cub's radix sort and
-// std::exclusive_scan for its scan.
-Sums sorted_accumulate(const Batch& b, int* flag) {
+// std::exclusive_scan for its scan; rows in bands of band_rows.
+Sums sorted_accumulate(const Batch& b, int64_t band_rows, int* flag) {
   const int problems = static_cast<int>(b.offsets.size()) - 1;
   const int64_t count = b.n * problems;
   const auto total_k = static_cast<int32_t>(b.offsets.back());
+  const auto bands = static_cast<int32_t>((b.n + band_rows - 1) / band_rows);
+  const int32_t segments = bands * total_k;
   std::vector<int32_t> keys(static_cast<std::size_t>(count)), rows(keys.size());
   emu::launch(dim3(3), dim3(64), 0, cuda::make_keys_kernel, b.labels.data(), b.offsets.data(), problems, b.n, total_k,
-              keys.data(), rows.data(), flag);
+              band_rows, segments, keys.data(), rows.data(), flag);
   std::vector<std::size_t> perm(keys.size());
   std::iota(perm.begin(), perm.end(), 0);
   std::stable_sort(perm.begin(), perm.end(), [&](std::size_t x, std::size_t y) { return keys[x] < keys[y]; });
@@ -76,18 +78,18 @@ Sums sorted_accumulate(const Batch& b, int* flag) {
     keys_sorted[p] = keys[perm[p]];
     rows_sorted[p] = rows[perm[p]];
   }
-  std::vector<int64_t> start(static_cast<std::size_t>(total_k) + 1), pieces(start.size(), 0),
+  std::vector<int64_t> start(static_cast<std::size_t>(segments) + 1), pieces(start.size(), 0),
       piece_offset(start.size());
-  emu::launch(dim3(2), dim3(64), 0, cuda::run_starts_kernel, keys_sorted.data(), count, total_k, start.data());
-  emu::launch(dim3(2), dim3(64), 0, cuda::piece_counts_kernel, start.data(), total_k, pieces.data());
+  emu::launch(dim3(2), dim3(64), 0, cuda::run_starts_kernel, keys_sorted.data(), count, segments, start.data());
+  emu::launch(dim3(2), dim3(64), 0, cuda::piece_counts_kernel, start.data(), segments, pieces.data());
   std::exclusive_scan(pieces.begin(), pieces.end(), piece_offset.begin(), int64_t{0});
-  const int64_t max_pieces = count / cuda::kPieceRows + total_k;
+  const int64_t max_pieces = count / cuda::kPieceRows + segments;
   std::vector<double> piece_sums(static_cast<std::size_t>(max_pieces * b.d), NAN);
   emu::launch(dim3(4), dim3(32), 0, cuda::piece_sums_kernel, b.x.data(), b.d, b.d, rows_sorted.data(), start.data(),
-              piece_offset.data(), total_k, max_pieces, piece_sums.data());
+              piece_offset.data(), segments, max_pieces, piece_sums.data());
   Sums out{b.sums0, b.counts0};
   emu::launch(dim3(3), dim3(32), 0, cuda::add_pieces_kernel, piece_sums.data(), start.data(), piece_offset.data(),
-              total_k, b.d, out.sums.data(), out.counts.data());
+              total_k, bands, b.d, out.sums.data(), out.counts.data());
   return out;
 }
 
@@ -98,15 +100,19 @@ TEST(SortedAccumulateEmulated, MatchesTheCpuBackend) {
   Batch b = make_batch(rng, 2500, 7, {1, 2, 40, 9});
   for (int64_t i = 0; i < b.n; ++i) b.labels[static_cast<std::size_t>(3 * b.n + i)] %= 3;
   const Sums want = cpu_accumulate(b);
-  int flag = 0;
-  const Sums got = sorted_accumulate(b, &flag);
-  EXPECT_EQ(flag, 0);
-  for (std::size_t e = 0; e < want.sums.size(); ++e) ASSERT_NEAR(got.sums[e], want.sums[e], 1e-9) << e;
-  EXPECT_EQ(got.counts, want.counts);
+  // One band; bands of 700 rows (the last one short), whose runs split pieces; bands of 1.
+  for (int64_t band_rows : {b.n, int64_t{700}, int64_t{1}}) {
+    SCOPED_TRACE("band_rows " + std::to_string(band_rows));
+    int flag = 0;
+    const Sums got = sorted_accumulate(b, band_rows, &flag);
+    EXPECT_EQ(flag, 0);
+    for (std::size_t e = 0; e < want.sums.size(); ++e) ASSERT_NEAR(got.sums[e], want.sums[e], 1e-9) << e;
+    EXPECT_EQ(got.counts, want.counts);
+  }
 
   b.labels[5] = 1;  // problem 0 has k = 1
-  flag = 0;
-  sorted_accumulate(b, &flag);
+  int flag = 0;
+  sorted_accumulate(b, 700, &flag);
   EXPECT_EQ(flag, cuda::kSortBadLabel);
 }
 
