@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <string_view>
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cuda/als_cg_split_kernels.cuh"
@@ -25,24 +24,15 @@ constexpr int64_t kGeneralScratchBytes = int64_t{512} << 20;
 
 // COHORT_ALS_CHOLESKY=general runs the general kernel (session 1's algorithm) for every f, to
 // compare it with the register-tiled one on a GPU (benchmarks/gpu_ops does).
-bool tiled_cholesky_enabled() {
-  const char* v = std::getenv("COHORT_ALS_CHOLESKY");
-  return v == nullptr || std::string_view(v) != "general";
-}
+bool tiled_cholesky_enabled() { return !env_is("COHORT_ALS_CHOLESKY", "general"); }
 
 // COHORT_ALS_CHOLESKY=tiled3: the register-tiled kernel for f <= 128 built for 3 blocks a
 // multiprocessor instead of 2 (128 registers instead of 153, a few spilled): an H200 ran the
 // default at 15.6% occupancy, latency-bound. Opt-in until a GPU has timed it (gpu_ops does).
-bool tiled_cholesky_three_blocks() {
-  const char* v = std::getenv("COHORT_ALS_CHOLESKY");
-  return v != nullptr && std::string_view(v) == "tiled3";
-}
+bool tiled_cholesky_three_blocks() { return env_is("COHORT_ALS_CHOLESKY", "tiled3"); }
 
 // COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
-bool warp_cg_enabled() {
-  const char* v = std::getenv("COHORT_ALS_CG");
-  return v == nullptr || std::string_view(v) != "block";
-}
+bool warp_cg_enabled() { return !env_is("COHORT_ALS_CG", "block"); }
 
 // CG rows longer than a quarter of a block's fair share of the nonzeros (all of them over the
 // blocks the GPU holds at once), and than kCgSplitMinNnz, are cut into chunks that many blocks
@@ -56,8 +46,7 @@ constexpr int64_t kCgSplitMaxChunk = 512;
 
 // The split threshold for rows of `nnz` nonzeros over `resident_blocks`; -1: no split.
 int64_t cg_split_threshold(int64_t nnz, int64_t resident_blocks) {
-  const char* off = std::getenv("COHORT_ALS_CG_SPLIT");
-  if (off != nullptr && std::string_view(off) == "off") return -1;
+  if (env_is("COHORT_ALS_CG_SPLIT", "off")) return -1;
   if (const char* v = std::getenv("COHORT_ALS_CG_SPLIT_NNZ")) {
     const long long forced = std::atoll(v);
     if (forced > 0) return forced;

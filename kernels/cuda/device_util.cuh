@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/device_context.cuh"
@@ -10,6 +12,13 @@
 #include "kernels/views.hpp"
 
 COHORT_CUDA_NAMESPACE_BEGIN
+
+// Whether environment variable `name` is set to `value`: the launchers' switches between a
+// default path and the one gpu_ops times beside it.
+inline bool env_is(const char* name, std::string_view value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && value == v;
+}
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

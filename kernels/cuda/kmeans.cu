@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <string_view>
 #ifndef COHORT_CUDA_EMULATION  // cpu_emulation_runtime.hpp stands in
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
@@ -66,17 +65,11 @@ class CublasMathMode {
 // k = 2..64 on 1M x 64, 11.0 against 13.0 ms for k = 1024 on 1M x 128).
 // COHORT_KMEANS_ASSIGN=fused selects the fused kernel, for benchmarks/gpu_ops to keep
 // measuring it against the default.
-bool fused_assign_enabled() {
-  const char* v = std::getenv("COHORT_KMEANS_ASSIGN");
-  return v != nullptr && std::string_view(v) == "fused";
-}
+bool fused_assign_enabled() { return env_is("COHORT_KMEANS_ASSIGN", "fused"); }
 
 // COHORT_KMEANS_BANDS=off sums every problem's rows in one band, as before session 6, for
 // gpu_ops to time against the banded sums (not yet measured on a GPU).
-bool banded_sums_enabled() {
-  const char* v = std::getenv("COHORT_KMEANS_BANDS");
-  return v == nullptr || std::string_view(v) != "off";
-}
+bool banded_sums_enabled() { return !env_is("COHORT_KMEANS_BANDS", "off"); }
 
 // The device operations seed_kmeans_plus_plus needs, on the context's stream.
 struct CudaDevice {
