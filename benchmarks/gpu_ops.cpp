@@ -371,10 +371,11 @@ void run(Scale scale) {
         other_path("iALS iteration (CG, long rows not split: COHORT_ALS_CG_SPLIT=off)", "COHORT_ALS_CG_SPLIT", "off",
                    z.reps, true);
       } else {
-        // The tiled kernel built for 3 blocks a multiprocessor (opt-in); session 1's kernel
-        // (element-wise build, column-by-column factoring), on the same input (als.cu).
-        other_path("iALS iteration (Cholesky, 3 blocks/SM: COHORT_ALS_CHOLESKY=tiled3)", "COHORT_ALS_CHOLESKY",
-                   "tiled3", z.reps, true);
+        // The tiled kernel built for 2 blocks a multiprocessor (the default until session 7);
+        // session 1's kernel (element-wise build, column-by-column factoring), on the same
+        // input (als.cu).
+        other_path("iALS iteration (Cholesky, 2 blocks/SM: COHORT_ALS_CHOLESKY=tiled2)", "COHORT_ALS_CHOLESKY",
+                   "tiled2", z.reps, true);
         other_path("iALS iteration (Cholesky, general kernel)", "COHORT_ALS_CHOLESKY", "general", 1, false);
       }
     }

@@ -26,10 +26,10 @@ constexpr int64_t kGeneralScratchBytes = int64_t{512} << 20;
 // compare it with the register-tiled one on a GPU (benchmarks/gpu_ops does).
 bool tiled_cholesky_enabled() { return !env_is("COHORT_ALS_CHOLESKY", "general"); }
 
-// COHORT_ALS_CHOLESKY=tiled3: the register-tiled kernel for f <= 128 built for 3 blocks a
-// multiprocessor instead of 2 (128 registers instead of 153, a few spilled): an H200 ran the
-// default at 15.6% occupancy, latency-bound. Opt-in until a GPU has timed it (gpu_ops does).
-bool tiled_cholesky_three_blocks() { return env_is("COHORT_ALS_CHOLESKY", "tiled3"); }
+// The register-tiled kernel for f <= 128 is built for 3 blocks a multiprocessor (128 registers,
+// none spilled): an H200 ran it 22% faster than at 2 blocks (153 registers, 15.6% occupancy,
+// latency-bound). COHORT_ALS_CHOLESKY=tiled2 builds for 2, for gpu_ops to time against.
+bool tiled_cholesky_three_blocks() { return !env_is("COHORT_ALS_CHOLESKY", "tiled2"); }
 
 // COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
 bool warp_cg_enabled() { return !env_is("COHORT_ALS_CG", "block"); }
