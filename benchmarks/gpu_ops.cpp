@@ -489,6 +489,10 @@ void run(Scale scale) {
     Row fused_assign{name + ": assign, fused kernel", assign.size};
     Row tf32_assign{name + ": assign, --tf32", assign.size};
     Row tf32_iter{name + ": iteration, --tf32", assign.size};
+    // The GEMM over each input's two TF32 parts, labels kept FP32's (opt-in, kmeans.cu).
+    Row split_assign{name + ": assign, split TF32 (COHORT_KMEANS_ASSIGN=split)", assign.size};
+    Row split_iter{name + ": iteration, split TF32", assign.size};
+    std::vector<int32_t> split_labels;
     // The sums before session 6: each problem's rows gathered in one band (kmeans.cu).
     Row one_band_iter{name + ": iteration, sums in one band (COHORT_KMEANS_BANDS=off)", assign.size};
     std::vector<int32_t> first_labels[2];  // the FP32 GPU's and the TF32 GPU's, from c
@@ -509,6 +513,12 @@ void run(Scale scale) {
       if (on_gpu) {
         do_assign();
         first_labels[tf32 ? 1 : 0] = labels.to_host();
+        if (!tf32) {  // from the same centroids: the iterations below move them
+          setenv("COHORT_KMEANS_ASSIGN", "split", 1);
+          do_assign();
+          split_labels = labels.to_host();
+          unsetenv("COHORT_KMEANS_ASSIGN");
+        }
       }
       const double scale = static_cast<double>(n) / rows;
       if (on_gpu && !tf32 && d <= 192) {  // the fused kernel's limit (kFusedMaxDims)
@@ -528,6 +538,10 @@ void run(Scale scale) {
         setenv("COHORT_KMEANS_BANDS", "off", 1);
         one_band_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
         unsetenv("COHORT_KMEANS_BANDS");
+        setenv("COHORT_KMEANS_ASSIGN", "split", 1);
+        split_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
+        split_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
+        unsetenv("COHORT_KMEANS_ASSIGN");
       }
       const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, do_iteration) * scale;
       if (tf32) {
@@ -542,18 +556,27 @@ void run(Scale scale) {
     assign.flops = 2.0 * n * total_k * d;
     fused_assign.flops = assign.flops;
     tf32_assign.flops = assign.flops;
+    split_assign.flops = assign.flops;
     iter.goal = goal;
     tf32_iter.goal = goal;
+    split_iter.goal = goal;
     table.add(assign);
     table.add(fused_assign);
     table.add(tf32_assign);
+    table.add(split_assign);
     table.add(iter);
     table.add(one_band_iter);
     table.add(tf32_iter);
-    int64_t differ = 0;
-    for (std::size_t e = 0; e < first_labels[0].size(); ++e) differ += first_labels[0][e] != first_labels[1][e];
-    std::printf("  %s: %lld of %zu labels differ between --tf32 and FP32 (FP32 near-ties only)\n", name.c_str(),
-                static_cast<long long>(differ), first_labels[0].size());
+    table.add(split_iter);
+    auto report_differences = [&](const char* mode, const std::vector<int32_t>& other) {
+      int64_t differ = 0;
+      for (std::size_t e = 0; e < first_labels[0].size() && e < other.size(); ++e)
+        differ += first_labels[0][e] != other[e];
+      std::printf("  %s: %lld of %zu labels differ between %s and FP32 (FP32 near-ties only)\n", name.c_str(),
+                  static_cast<long long>(differ), first_labels[0].size(), mode);
+    };
+    report_differences("--tf32", first_labels[1]);
+    report_differences("split TF32", split_labels);
   };
   {
     std::vector<int64_t> sweep;

@@ -63,6 +63,19 @@ __device__ inline void offer(TwoLowest& t, float value, int32_t index) {
   }
 }
 
+// v with the 13 low mantissa bits cleared: the TF32 value tensor cores read, exactly.
+__device__ __forceinline__ float tf32_truncate(float v) {
+#ifdef COHORT_CUDA_EMULATION
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits &= 0xFFFFE000u;
+  std::memcpy(&v, &bits, sizeof bits);
+  return v;
+#else
+  return __uint_as_float(__float_as_uint(v) & 0xFFFFE000u);
+#endif
+}
+
 // The ranking order of every top-k output: descending score, ties by ascending index.
 __device__ inline bool ranks_before(float sa, int32_t ia, float sb, int32_t ib) {
   return sa > sb || (sa == sb && ia < ib);

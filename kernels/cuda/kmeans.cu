@@ -4,7 +4,8 @@
 //               d <= kFusedMaxDims, the distances and each problem's argmin in one kernel
 //               (kmeans_assign_kernels.cuh).
 //               With tf32, the GEMM runs on TF32 tensor cores and the pairs it cannot decide
-//               are rechecked in FP32 (kmeans_tf32_kernels.cuh).
+//               are rechecked in FP32 (kmeans_tf32_kernels.cuh); with COHORT_KMEANS_ASSIGN=split
+//               on TF32 tensor cores with each input split in two TF32 parts, likewise.
 //   accumulate: deterministic without float atomics. The (problem, row) pairs are radix-sorted
 //               by (band of rows, global centroid) (stable), each run is cut into fixed pieces
 //               summed in row order in double, and the pieces are added in order
@@ -67,6 +68,16 @@ class CublasMathMode {
 // measuring it against the default.
 bool fused_assign_enabled() { return env_is("COHORT_KMEANS_ASSIGN", "fused"); }
 
+// How the assignment's distance GEMM runs: FP32; TF32 (--tf32); split TF32 (each input as two
+// TF32 parts, three products; COHORT_KMEANS_ASSIGN=split, opt-in until a GPU has timed it).
+// The TF32 ones keep FP32's labels by rechecking the pairs their error bound cannot decide.
+enum class DistanceGemm { fp32, tf32, split_tf32 };
+
+DistanceGemm distance_gemm(bool tf32) {
+  if (tf32) return DistanceGemm::tf32;
+  return env_is("COHORT_KMEANS_ASSIGN", "split") ? DistanceGemm::split_tf32 : DistanceGemm::fp32;
+}
+
 // COHORT_KMEANS_BANDS=off sums every problem's rows in one band, as before session 6, for
 // gpu_ops to time against the banded sums (not yet measured on a GPU).
 bool banded_sums_enabled() { return !env_is("COHORT_KMEANS_BANDS", "off"); }
@@ -105,13 +116,9 @@ DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
   return d;
 }
 
-}  // namespace
-
-void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
-                   MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
-                   float* best_dist, float* second_dist, bool tf32) {
-  check_kmeans_assign_args(x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist);
-  check_total_k("kmeans_assign", centroids.rows);
+void assign_with(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
+                 MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
+                 float* best_dist, float* second_dist, DistanceGemm gemm) {
   const int64_t n = x.rows;
   const int64_t total_k = centroids.rows;
   if (n == 0) return;
@@ -119,7 +126,7 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceScratch<float> c_sq(ctx, total_k);
   row_sq_norms(ctx, centroids, c_sq.data());
-  if (!tf32 && x.cols <= kFusedMaxDims && fused_assign_enabled()) {
+  if (gemm == DistanceGemm::fp32 && x.cols <= kFusedMaxDims && fused_assign_enabled()) {
     const AssignPlan plan = plan_assign(k_offsets, num_problems);
     if (plan.chunks() == 0) return;
     DeviceScratch<int32_t> slot_centroid = upload(ctx, plan.slot_centroid.data(), plan.chunks() * kAssignSlots);
@@ -138,18 +145,28 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
                   best_dist, second_dist);
     return;
   }
-  const int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
+  const bool tf32 = gemm != DistanceGemm::fp32;  // either TF32: the recheck follows
+  const bool split = gemm == DistanceGemm::split_tf32;
+  const int64_t parts_d = 3 * x.cols;  // split TF32's columns
+  int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
+  if (split) block = std::min(block, std::max<int64_t>(1, kAssignScratchFloats / parts_d));
   DeviceScratch<float> dots(ctx, block * total_k);
+  DeviceScratch<float> c_parts(ctx, split ? total_k * parts_d : 0), x_parts(ctx, split ? block * parts_d : 0);
   // TF32: the pairs to recheck, listed per row block (kmeans_tf32_kernels.cuh).
   DeviceScratch<float> c_norm(ctx, tf32 ? total_k : 0);
   const int64_t capacity = tf32 ? std::min(block * num_problems, tf32_max_pairs()) : 0;
   DeviceScratch<int64_t> pairs(ctx, capacity);
   DeviceScratch<int> counters(ctx, tf32 ? 2 : 0);  // listed, overflow
-  Tf32Check check{c_norm.data(), tf32_distance_error(x.cols), pairs.data(), counters.data(),
-                  capacity,      tf32 ? counters.data() + 1 : nullptr};
+  const float error = split ? split_tf32_distance_error(x.cols) : tf32_distance_error(x.cols);
+  Tf32Check check{c_norm.data(), error, pairs.data(), counters.data(), capacity, tf32 ? counters.data() + 1 : nullptr};
   if (tf32) {
     launch_kernel(sqrt_kernel, grid_for(ctx, total_k, 256), 256, 0, ctx.stream(), c_sq.data(), total_k, c_norm.data());
     COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(int), ctx.stream()));
+  }
+  const int d_in = static_cast<int>(x.cols);
+  if (split) {
+    launch_kernel(tf32_split_kernel, grid_for(ctx, total_k * x.cols, 256), 256, 0, ctx.stream(), centroids.data,
+                  total_k, centroids.ld, d_in, true, c_parts.data());
   }
   for (int64_t begin = 0; begin < n; begin += block) {
     const int64_t rows = std::min(block, n - begin);
@@ -157,7 +174,14 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
     MatrixView<float> d(dots.data(), total_k, rows, rows);
     {
       const CublasMathMode mode(ctx, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
-      gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+      if (split) {
+        launch_kernel(tf32_split_kernel, grid_for(ctx, rows * x.cols, 256), 256, 0, ctx.stream(),
+                      x.data + begin * x.ld, rows, x.ld, d_in, false, x_parts.data());
+        gemm_nt(ctx, -2.0f, MatrixView<const float>(c_parts.data(), total_k, parts_d, parts_d),
+                MatrixView<const float>(x_parts.data(), rows, parts_d, parts_d), 0.0f, d);
+      } else {
+        gemm_nt(ctx, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, d);
+      }
     }
     const dim3 grid(static_cast<unsigned>(ceil_div(rows, 256)), static_cast<unsigned>(std::min(num_problems, 65535)));
     if (!tf32) {
@@ -168,8 +192,8 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
     launch_kernel(argmin_from_dots_kernel<true>, grid, 256, 0, ctx.stream(), dots.data(), rows, x_sq_norms,
                   c_sq.data(), offsets.data(), num_problems, n, begin, labels, best_dist, second_dist, check);
     launch_kernel(tf32_recheck_kernel, grid_for(ctx, capacity * 32, 256), 256, 0, ctx.stream(), dots.data(), rows,
-                  begin, x.data, x.ld, static_cast<int>(x.cols), x_sq_norms, centroids.data, centroids.ld, c_sq.data(),
-                  offsets.data(), n, check, labels, best_dist, second_dist);
+                  begin, x.data, x.ld, d_in, x_sq_norms, centroids.data, centroids.ld, c_sq.data(), offsets.data(), n,
+                  check, labels, best_dist, second_dist);
     COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, sizeof(int), ctx.stream()));
   }
   if (tf32) {
@@ -179,8 +203,20 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
     ctx.synchronize();
     // More undecided pairs in a block than the list holds: the data is too tied for TF32.
     if (overflow != 0)
-      kmeans_assign(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist, false);
+      assign_with(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist,
+                  DistanceGemm::fp32);
   }
+}
+
+}  // namespace
+
+void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
+                   MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
+                   float* best_dist, float* second_dist, bool tf32) {
+  check_kmeans_assign_args(x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist);
+  check_total_k("kmeans_assign", centroids.rows);
+  assign_with(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist,
+              distance_gemm(tf32));
 }
 
 void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets,

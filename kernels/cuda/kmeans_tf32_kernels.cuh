@@ -1,12 +1,24 @@
 // k-means assignment with the distance GEMM on TF32 tensor cores, and labels kept FP32's.
-// Launched by kmeans.cu when the backend was made with tf32 on; tested on the CPU emulation
+// Launched by kmeans.cu when the backend was made with tf32 on (plain TF32) or with
+// COHORT_KMEANS_ASSIGN=split (split TF32, below); tested on the CPU emulation
 // (tests/kernels/backend_diff_gpu_test.cpp, whose emulated cuBLAS truncates to TF32).
 //
 // TF32 keeps 10 of FP32's 23 mantissa bits, so each input is off by less than 2^-10 of itself
 // (truncated; 2^-11 rounded) and each product x_k c_k by less than 2^-9 of |x_k c_k|. The
 // distance |x|^2 - 2 x.c + |c|^2 (norms in FP32) is then off by at most
-//   e(x, c) = (2^-8 + d 2^-23) |x| |c|,
-// the second term covering the FP32 accumulation of d products. If, for a row and a problem,
+//   e(x, c) = (2^-8 + d 2^-22) |x| |c|,
+// the second term covering the FP32 accumulation of d products (truncating, as tensor cores
+// add, at worst).
+//
+// Split TF32 writes each input v as hi + lo, hi = v truncated to TF32 and lo = (v - hi), exact
+// in FP32 and under 2^-10 |v|, truncated to TF32 too (off by under 2^-20 |v|); one GEMM over
+// 3d columns, x as [hi | hi | lo] and c as [hi | lo | hi], adds hi.hi + hi.lo + lo.hi, all
+// products exact, so each term misses at most 3 2^-20 |x_k c_k| (lo.lo and the two truncations):
+//   e(x, c) = (6 2^-20 + 3d 2^-22) |x| |c|,
+// some 100 times tighter than plain TF32 for three times its products, so that few pairs are
+// left to the recheck (plain TF32 lists 6% of the sweep's on uniform random data).
+//
+// If, for a row and a problem,
 // every other centroid j has d~_j - e_j > d~_best + e_best (d~ the TF32 distances), the TF32
 // nearest is the exact nearest. The argmin kernel flags the (problem, row) pairs where that
 // fails, and a warp per flagged pair recomputes in FP32 the distances of the candidates (the
@@ -21,10 +33,15 @@
 
 COHORT_CUDA_NAMESPACE_BEGIN
 
-// e(x, c) / (|x| |c|) for rows of d dimensions.
-inline float tf32_distance_error(int64_t d) {
-  return 1.0f / 256.0f + static_cast<float>(d) / 8388608.0f;
-}
+// The bound on the FP32 accumulation of `terms` exact products, in the distance (twice the dot
+// product), over |x| |c|.
+inline float tf32_accumulation_error(int64_t terms) { return static_cast<float>(terms) / 4194304.0f; }
+
+// e(x, c) / (|x| |c|) for rows of d dimensions, plain TF32.
+inline float tf32_distance_error(int64_t d) { return 1.0f / 256.0f + tf32_accumulation_error(d); }
+
+// e(x, c) / (|x| |c|) for rows of d dimensions, split TF32.
+inline float split_tf32_distance_error(int64_t d) { return 6.0f / 1048576.0f + tf32_accumulation_error(3 * d); }
 
 // Where the argmin kernel lists the pairs it cannot decide.
 struct Tf32Check {
@@ -35,6 +52,23 @@ struct Tf32Check {
   int64_t capacity;
   int* overflow;        // set when a block listed more than capacity: the caller redoes it in FP32
 };
+
+// The rows of `in` (rows x d) as split TF32 parts, 3d values a row: [hi | hi | lo] for rows of
+// x, [hi | lo | hi] for centroids.
+__global__ void tf32_split_kernel(const float* in, int64_t rows, int64_t ld, int d, bool centroids, float* out) {
+  const int64_t total = rows * d;
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = e / d;
+    const int64_t k = e - r * d;
+    const float v = in[r * ld + k];
+    const float hi = tf32_truncate(v);
+    const float lo = tf32_truncate(v - hi);
+    float* o = out + r * 3 * d;
+    o[k] = hi;
+    o[d + k] = centroids ? lo : hi;
+    o[2 * d + k] = centroids ? hi : lo;
+  }
+}
 
 __global__ void sqrt_kernel(const float* in, int64_t n, float* out) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)

@@ -579,54 +579,66 @@ TEST_F(BackendDiffGpu, KmeansAssignAccumulateFinalize) {
 // TF32 distances with the FP32 recheck: the labels must be the CPU's up to FP32 near-ties, as
 // on the FP32 path, also where TF32 alone would pick another centroid. Rows and centroids
 // around 3 in every coordinate make |x| |c| large against the distances, so TF32's error
-// (~2^-8 |x| |c|) exceeds many gaps between the nearest two; uniform data around 0 is the
-// common case.
-TEST_F(BackendDiffGpu, KmeansAssignTf32KeepsFp32Labels) {
-  for (auto& gpu : tf32_gpus()) {
-    for (float offset : {0.0f, 3.0f}) {
-      for (int64_t d : {int64_t{13}, int64_t{100}, int64_t{230}}) {
-        SCOPED_TRACE("backend " + gpu->description() + " offset " + std::to_string(offset) + " d " +
-                     std::to_string(d));
-        std::mt19937_64 rng(static_cast<uint64_t>(d) + 7);
-        const int64_t n = sz(3000, 300);
-        const std::vector<int64_t> ks = {1, 2, 5, 17, 64, 130};
-        std::vector<int64_t> offsets{0};
-        for (int64_t k : ks) offsets.push_back(offsets.back() + k);
-        const int problems = static_cast<int>(ks.size());
-        const int64_t total_k = offsets.back();
-        auto x = random_floats(rng, n * d, offset - 1, offset + 1);
-        auto c = random_floats(rng, total_k * d, offset - 1, offset + 1);
-        const Assignment cpu = assign_on(*cpu_, x, c, n, d, offsets);
-        const Assignment tf32 = assign_on(*gpu, x, c, n, d, offsets);
-        auto norm = [&](const std::vector<float>& m, int64_t r) {
-          double s2 = 0.0;
-          for (int64_t j = 0; j < d; ++j) s2 += double{m[r * d + j]} * m[r * d + j];
-          return std::sqrt(s2);
-        };
-        double c_norm_max = 0.0;
-        for (int64_t r = 0; r < total_k; ++r) c_norm_max = std::max(c_norm_max, norm(c, r));
-        const double tf32_error = 1.0 / 256.0 + static_cast<double>(d) / 8388608.0;
-        int64_t mismatches = 0;
-        for (int b = 0; b < problems; ++b) {
-          for (int64_t i = 0; i < n; ++i) {
-            const std::size_t e = static_cast<std::size_t>(b * n + i);
-            ASSERT_GE(tf32.labels[e], 0);
-            ASSERT_LT(tf32.labels[e], ks[b]);
-            const double slack = tf32_error * norm(x, i) * c_norm_max;
-            EXPECT_NEAR(cpu.best[e], tf32.best[e], 1e-4 * (1 + cpu.best[e]) + slack) << "problem " << b << " row " << i;
-            EXPECT_NEAR(cpu.second[e], tf32.second[e], 1e-4 * (1 + cpu.second[e]) + slack)
-                << "problem " << b << " row " << i;
-            if (cpu.labels[e] != tf32.labels[e]) {
-              ++mismatches;
-              EXPECT_NEAR(cpu.best[e], cpu.second[e], 1e-4 * (1 + cpu.best[e]))
-                  << "problem " << b << " row " << i << ": cpu label " << cpu.labels[e] << ", gpu "
-                  << tf32.labels[e];
-            }
+// (~2^-8 |x| |c|; split TF32's ~2^-16 |x| |c|) exceeds many gaps between the nearest two;
+// uniform data around 0 is the common case. `error` is the mode's bound over |x| |c|.
+void expect_fp32_labels(Backend& cpu, Backend& gpu, double (*error)(int64_t d)) {
+  for (float offset : {0.0f, 3.0f}) {
+    for (int64_t d : {int64_t{13}, int64_t{100}, int64_t{230}}) {
+      SCOPED_TRACE("backend " + gpu.description() + " offset " + std::to_string(offset) + " d " + std::to_string(d));
+      std::mt19937_64 rng(static_cast<uint64_t>(d) + 7);
+      const int64_t n = sz(3000, 300);
+      const std::vector<int64_t> ks = {1, 2, 5, 17, 64, 130};
+      std::vector<int64_t> offsets{0};
+      for (int64_t k : ks) offsets.push_back(offsets.back() + k);
+      const int problems = static_cast<int>(ks.size());
+      const int64_t total_k = offsets.back();
+      auto x = random_floats(rng, n * d, offset - 1, offset + 1);
+      auto c = random_floats(rng, total_k * d, offset - 1, offset + 1);
+      const Assignment want = assign_on(cpu, x, c, n, d, offsets);
+      const Assignment got = assign_on(gpu, x, c, n, d, offsets);
+      auto norm = [&](const std::vector<float>& m, int64_t r) {
+        double s2 = 0.0;
+        for (int64_t j = 0; j < d; ++j) s2 += double{m[r * d + j]} * m[r * d + j];
+        return std::sqrt(s2);
+      };
+      double c_norm_max = 0.0;
+      for (int64_t r = 0; r < total_k; ++r) c_norm_max = std::max(c_norm_max, norm(c, r));
+      int64_t mismatches = 0;
+      for (int b = 0; b < problems; ++b) {
+        for (int64_t i = 0; i < n; ++i) {
+          const std::size_t e = static_cast<std::size_t>(b * n + i);
+          ASSERT_GE(got.labels[e], 0);
+          ASSERT_LT(got.labels[e], ks[b]);
+          const double slack = error(d) * norm(x, i) * c_norm_max;
+          EXPECT_NEAR(want.best[e], got.best[e], 1e-4 * (1 + want.best[e]) + slack) << "problem " << b << " row " << i;
+          EXPECT_NEAR(want.second[e], got.second[e], 1e-4 * (1 + want.second[e]) + slack)
+              << "problem " << b << " row " << i;
+          if (want.labels[e] != got.labels[e]) {
+            ++mismatches;
+            EXPECT_NEAR(want.best[e], want.second[e], 1e-4 * (1 + want.best[e]))
+                << "problem " << b << " row " << i << ": cpu label " << want.labels[e] << ", gpu " << got.labels[e];
           }
         }
-        RecordProperty("mismatches", static_cast<int>(mismatches));
       }
+      ::testing::Test::RecordProperty("mismatches", static_cast<int>(mismatches));
     }
+  }
+}
+
+TEST_F(BackendDiffGpu, KmeansAssignTf32KeepsFp32Labels) {
+  for (auto& gpu : tf32_gpus())
+    expect_fp32_labels(*cpu_, *gpu, [](int64_t d) { return 1.0 / 256.0 + static_cast<double>(d) / 4194304.0; });
+}
+
+// COHORT_KMEANS_ASSIGN=split: the distance GEMM over each input's two TF32 parts (kmeans.cu).
+TEST_F(BackendDiffGpu, KmeansAssignSplitTf32KeepsFp32Labels) {
+  struct SplitAssign {  // set for this test only, also when an assertion ends it early
+    SplitAssign() { setenv("COHORT_KMEANS_ASSIGN", "split", 1); }
+    ~SplitAssign() { unsetenv("COHORT_KMEANS_ASSIGN"); }
+  } split;
+  for (auto& gpu : gpus_) {
+    expect_fp32_labels(*cpu_, *gpu,
+                       [](int64_t d) { return 6.0 / 1048576.0 + 3.0 * static_cast<double>(d) / 4194304.0; });
   }
 }
 
