@@ -493,6 +493,9 @@ void run(Scale scale) {
     Row split_assign{name + ": assign, split TF32 (COHORT_KMEANS_ASSIGN=split)", assign.size};
     Row split_iter{name + ": iteration, split TF32", assign.size};
     std::vector<int32_t> split_labels;
+    // The assignment's FP32 GEMM alone, in the row blocks kmeans.cu cuts (64M floats of
+    // distances): the assign row minus this is the argmin's share.
+    Row gemm_only{name + ": the distance GEMM alone (FP32)", assign.size};
     // The sums before session 6: each problem's rows gathered in one band (kmeans.cu).
     Row one_band_iter{name + ": iteration, sums in one band (COHORT_KMEANS_BANDS=off)", assign.size};
     std::vector<int32_t> first_labels[2];  // the FP32 GPU's and the TF32 GPU's, from c
@@ -521,6 +524,17 @@ void run(Scale scale) {
         }
       }
       const double scale = static_cast<double>(n) / rows;
+      if (on_gpu && !tf32) {
+        const int64_t block = std::clamp<int64_t>((int64_t{64} << 20) / total_k, 1, rows);
+        Buffer<float> dots(*be, block * total_k);
+        gemm_only.gpu_ms = median_ms(*be, z.reps, [&] {
+          for (int64_t begin = 0; begin < rows; begin += block) {
+            const int64_t part = std::min(block, rows - begin);
+            be->gemm_nt(-2.0f, dc.matrix(total_k, d), dx.matrix(rows, d).rows_range(begin, begin + part), 0.0f,
+                        MatrixView<float>(dots.data(), total_k, part, part));
+          }
+        });
+      }
       if (on_gpu && !tf32 && d <= 192) {  // the fused kernel's limit (kFusedMaxDims)
         setenv("COHORT_KMEANS_ASSIGN", "fused", 1);
         fused_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
@@ -557,10 +571,12 @@ void run(Scale scale) {
     fused_assign.flops = assign.flops;
     tf32_assign.flops = assign.flops;
     split_assign.flops = assign.flops;
+    gemm_only.flops = assign.flops;
     iter.goal = goal;
     tf32_iter.goal = goal;
     split_iter.goal = goal;
     table.add(assign);
+    table.add(gemm_only);
     table.add(fused_assign);
     table.add(tf32_assign);
     table.add(split_assign);
