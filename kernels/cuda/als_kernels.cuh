@@ -214,9 +214,12 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
         for (int k = 0; k < kTile; ++k) {
           const float pivot = acc[k][k];
           if (!(pivot > kPivotRelativeFloor * diag0[r0 + k]) || !isfinite(pivot)) ok = false;
-          const float lkk = sqrtf(fmaxf(pivot, FLT_MIN));  // a failed row's values are discarded
-          const float inv = 1.0f / lkk;
-          acc[k][k] = lkk;
+          // 1 / L_kk in one correctly rounded instruction, not a square root and an IEEE
+          // division (each a subroutine on the GPU) on the panel's critical path. A failed
+          // row's values are discarded.
+          const float p = fmaxf(pivot, FLT_MIN);
+          const float inv = __frsqrt_rn(p);
+          acc[k][k] = p * inv;
           inv_diag[r0 + k] = inv;
           COHORT_UNROLL
           for (int i = k + 1; i < kTile; ++i) acc[i][k] *= inv;

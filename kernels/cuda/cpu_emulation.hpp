@@ -254,6 +254,8 @@ T __ldg(const T* p) {
   return *p;
 }
 inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
+// 1 / sqrt(v) rounded once, as the GPU's correctly rounded intrinsic.
+inline float __frsqrt_rn(float v) { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(v))); }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
   return static_cast<unsigned long long>((static_cast<unsigned __int128>(a) * b) >> 64);
 }
