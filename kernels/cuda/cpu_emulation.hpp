@@ -254,6 +254,15 @@ T __ldg(const T* p) {
   return *p;
 }
 inline float rsqrtf(float v) { return 1.0f / std::sqrt(v); }
+// v with the 13 low mantissa bits cleared: the TF32 value a tensor core reads (the emulated
+// cuBLAS in TF32 mode, and the kernels' tf32_truncate).
+inline float cohort_emulated_tf32(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits &= 0xFFFFE000u;
+  std::memcpy(&v, &bits, sizeof bits);
+  return v;
+}
 // 1 / sqrt(v) rounded once, as the GPU's correctly rounded intrinsic.
 inline float __frsqrt_rn(float v) { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(v))); }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {

@@ -221,13 +221,6 @@ inline cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mod
 inline const char* cublasGetStatusString(cublasStatus_t s) {
   return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE";
 }
-inline float cohort_emulated_tf32(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits &= 0xFFFFE000u;
-  std::memcpy(&v, &bits, sizeof bits);
-  return v;
-}
 // Column-major C = alpha op(A) op(B) + beta C (C not read when beta is 0), as cuBLAS.
 inline cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
                                   int n, int k, const float* alpha, const float* a, int lda, const float* b, int ldb,

@@ -66,11 +66,7 @@ __device__ inline void offer(TwoLowest& t, float value, int32_t index) {
 // v with the 13 low mantissa bits cleared: the TF32 value tensor cores read, exactly.
 __device__ __forceinline__ float tf32_truncate(float v) {
 #ifdef COHORT_CUDA_EMULATION
-  uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits &= 0xFFFFE000u;
-  std::memcpy(&v, &bits, sizeof bits);
-  return v;
+  return cohort_emulated_tf32(v);
 #else
   return __uint_as_float(__float_as_uint(v) & 0xFFFFE000u);
 #endif
