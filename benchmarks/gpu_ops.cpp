@@ -489,10 +489,12 @@ void run(Scale scale) {
     Row fused_assign{name + ": assign, fused kernel", assign.size};
     Row tf32_assign{name + ": assign, --tf32", assign.size};
     Row tf32_iter{name + ": iteration, --tf32", assign.size};
-    // The GEMM over each input's two TF32 parts, labels kept FP32's (opt-in, kmeans.cu).
-    Row split_assign{name + ": assign, split TF32 (COHORT_KMEANS_ASSIGN=split)", assign.size};
-    Row split_iter{name + ": iteration, split TF32", assign.size};
-    std::vector<int32_t> split_labels;
+    // Each input as two TF32 parts, labels kept FP32's (opt-in, kmeans.cu): the MMAs and the
+    // argmin in one kernel (split; d <= 128), and one cuBLAS GEMM over 3d columns (split-gemm).
+    Row split_assign{name + ": assign, split TF32 fused (COHORT_KMEANS_ASSIGN=split)", assign.size};
+    Row split_iter{name + ": iteration, split TF32 fused", assign.size};
+    Row split_gemm_assign{name + ": assign, split TF32 GEMM (COHORT_KMEANS_ASSIGN=split-gemm)", assign.size};
+    std::vector<int32_t> split_labels, split_gemm_labels;
     // The assignment's FP32 GEMM alone, in the row blocks kmeans.cu cuts (64M floats of
     // distances): the assign row minus this is the argmin's share.
     Row gemm_only{name + ": the distance GEMM alone (FP32)", assign.size};
@@ -520,6 +522,9 @@ void run(Scale scale) {
           setenv("COHORT_KMEANS_ASSIGN", "split", 1);
           do_assign();
           split_labels = labels.to_host();
+          setenv("COHORT_KMEANS_ASSIGN", "split-gemm", 1);
+          do_assign();
+          split_gemm_labels = labels.to_host();
           unsetenv("COHORT_KMEANS_ASSIGN");
         }
       }
@@ -555,6 +560,8 @@ void run(Scale scale) {
         setenv("COHORT_KMEANS_ASSIGN", "split", 1);
         split_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
         split_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
+        setenv("COHORT_KMEANS_ASSIGN", "split-gemm", 1);
+        split_gemm_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
         unsetenv("COHORT_KMEANS_ASSIGN");
       }
       const double i_ms = median_ms(*be, on_gpu ? z.reps : 1, do_iteration) * scale;
@@ -571,6 +578,7 @@ void run(Scale scale) {
     fused_assign.flops = assign.flops;
     tf32_assign.flops = assign.flops;
     split_assign.flops = assign.flops;
+    split_gemm_assign.flops = assign.flops;
     gemm_only.flops = assign.flops;
     iter.goal = goal;
     tf32_iter.goal = goal;
@@ -580,6 +588,7 @@ void run(Scale scale) {
     table.add(fused_assign);
     table.add(tf32_assign);
     table.add(split_assign);
+    table.add(split_gemm_assign);
     table.add(iter);
     table.add(one_band_iter);
     table.add(tf32_iter);
@@ -592,7 +601,8 @@ void run(Scale scale) {
                   static_cast<long long>(differ), first_labels[0].size(), mode);
     };
     report_differences("--tf32", first_labels[1]);
-    report_differences("split TF32", split_labels);
+    report_differences("split TF32 fused", split_labels);
+    report_differences("split TF32 GEMM", split_gemm_labels);
   };
   {
     std::vector<int64_t> sweep;

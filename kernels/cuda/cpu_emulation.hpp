@@ -263,6 +263,55 @@ inline float cohort_emulated_tf32(float v) {
   std::memcpy(&v, &bits, sizeof bits);
   return v;
 }
+namespace cohort::cuda_emulation {
+
+// One m16n8k8 TF32 tensor-core step (device_functions.cuh's mma_tf32_16x8x8): the lanes publish
+// their fragments of A and B, two values an exchange (three warp exchanges); each lane takes
+// its rows of A (g and g + 8, from the four lanes of its quad) and its columns of B (2t and
+// 2t + 1, from lanes 8t .. 8t + 7) and computes its four elements of D: inputs truncated to
+// TF32, products exact in FP32, added in order of k.
+inline void mma_tf32_16x8x8(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
+  const int lane = lane_id();
+  const int g = lane / 4;
+  const int t = lane % 4;
+  float a_rows[2][8];  // A[g][k], A[g + 8][k]
+  float b_cols[8][2];  // B[k][2t], B[k][2t + 1]
+  const float mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+  for (int r = 0; r < 6; r += 2) {
+    const uint64_t exchange = current_block->fibers[static_cast<std::size_t>(current_block->current)].exchanges;
+    const WarpSlots& slots = publish(std::array<float, 2>{mine[r], mine[r + 1]});
+    for (std::size_t l = 0; l < 32; ++l) {
+      if (slots.exchange[l] != exchange) {
+        std::fprintf(stderr, "cuda emulation: mma_tf32_16x8x8 without all 32 lanes of the warp\n");
+        std::abort();
+      }
+    }
+    auto from = [&](int l, int which) {
+      float v[2];
+      std::memcpy(v, &slots.value[static_cast<std::size_t>(l)], sizeof v);
+      return cohort_emulated_tf32(v[which]);
+    };
+    for (int u = 0; u < 4; ++u) {
+      if (r < 4) {  // a0, a1 (k = u) or a2, a3 (k = u + 4) of lane (g, u)
+        a_rows[0][u + 2 * r] = from(4 * g + u, 0);
+        a_rows[1][u + 2 * r] = from(4 * g + u, 1);
+      } else {      // b0 (k = u), b1 (k = u + 4) of lanes (2t + c, u)
+        for (int c = 0; c < 2; ++c) {
+          b_cols[u][c] = from(4 * (2 * t + c) + u, 0);
+          b_cols[u + 4][c] = from(4 * (2 * t + c) + u, 1);
+        }
+      }
+    }
+  }
+  for (int q = 0; q < 4; ++q) {
+    float acc = d[q];
+    for (int k = 0; k < 8; ++k) acc += a_rows[q / 2][k] * b_cols[k][q % 2];
+    d[q] = acc;
+  }
+}
+
+}  // namespace cohort::cuda_emulation
+
 // 1 / sqrt(v) rounded once, as the GPU's correctly rounded intrinsic.
 inline float __frsqrt_rn(float v) { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(v))); }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {

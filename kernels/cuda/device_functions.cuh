@@ -62,6 +62,20 @@ __device__ inline void offer(TwoLowest& t, float value, int32_t index) {
     t.second = value;
   }
 }
+// Folds b into a, the two taken over disjoint sets of indices (lanes of a warp, say): the lower
+// value wins and, on a tie, the lower index (-1, nothing offered, loses); the same result in
+// whichever order two lanes merge.
+__device__ inline void merge_two_lowest(TwoLowest& a, const TwoLowest& b) {
+  const bool b_first =
+      b.best < a.best || (b.best == a.best && static_cast<uint32_t>(b.index) < static_cast<uint32_t>(a.index));
+  if (b_first) {
+    a.second = fminf(a.best, b.second);
+    a.best = b.best;
+    a.index = b.index;
+  } else {
+    a.second = fminf(a.second, b.best);
+  }
+}
 
 // v with the 13 low mantissa bits cleared: the TF32 value tensor cores read, exactly.
 __device__ __forceinline__ float tf32_truncate(float v) {
@@ -89,6 +103,26 @@ __device__ inline double block_sum_double(double v, double* shared) {
   double total = shared[0];
   __syncthreads();
   return total;
+}
+
+// D += A B for one 16 x 8 x 8 tile on the TF32 tensor cores (PTX mma.sync m16n8k8, sm_80 and
+// later): a warp-wide instruction, so every lane of the warp calls it together. The fragments
+// are laid out as the PTX ISA gives them, with g = lane / 4 and t = lane % 4:
+//   a = {A[g][t], A[g+8][t], A[g][t+4], A[g+8][t+4]}     (A: 16 x 8)
+//   b = {B[t][g], B[t+4][g]}                             (B: 8 x 8)
+//   d = {D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1]} (D: 16 x 8)
+// Inputs should be TF32 values already (tf32_truncate); the products are then exact in FP32.
+__device__ __forceinline__ void mma_tf32_16x8x8(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
+#ifdef COHORT_CUDA_EMULATION
+  ::cohort::cuda_emulation::mma_tf32_16x8x8(d, a, b);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();  // no TF32 tensor cores before sm_80; callers check the device first
+#else
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
+        "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+#endif
 }
 
 // out[0..8) = src[0..8); src is 16-byte aligned (two 128-bit loads on the GPU).

@@ -5,7 +5,9 @@
 //               (kmeans_assign_kernels.cuh).
 //               With tf32, the GEMM runs on TF32 tensor cores and the pairs it cannot decide
 //               are rechecked in FP32 (kmeans_tf32_kernels.cuh); with COHORT_KMEANS_ASSIGN=split
-//               on TF32 tensor cores with each input split in two TF32 parts, likewise.
+//               on TF32 tensor cores with each input split in two TF32 parts, likewise, the
+//               MMAs and the argmin fused in one kernel (kmeans_split_tf32_kernels.cuh) for
+//               d <= kSplitMaxDims, else through cuBLAS (also COHORT_KMEANS_ASSIGN=split-gemm).
 //   accumulate: deterministic without float atomics. The (problem, row) pairs are radix-sorted
 //               by (band of rows, global centroid) (stable), each run is cut into fixed pieces
 //               summed in row order in double, and the pieces are added in order
@@ -27,6 +29,7 @@
 #include "kernels/cuda/kmeans_accumulate_kernels.cuh"
 #include "kernels/cuda/kmeans_assign_kernels.cuh"
 #include "kernels/cuda/kmeans_seeding.cuh"
+#include "kernels/cuda/kmeans_split_tf32_kernels.cuh"
 
 COHORT_CUDA_NAMESPACE_BEGIN
 namespace {
@@ -68,14 +71,25 @@ class CublasMathMode {
 // measuring it against the default.
 bool fused_assign_enabled() { return env_is("COHORT_KMEANS_ASSIGN", "fused"); }
 
-// How the assignment's distance GEMM runs: FP32; TF32 (--tf32); split TF32 (each input as two
-// TF32 parts, three products; COHORT_KMEANS_ASSIGN=split, opt-in until a GPU has timed it).
-// The TF32 ones keep FP32's labels by rechecking the pairs their error bound cannot decide.
-enum class DistanceGemm { fp32, tf32, split_tf32 };
+// How the assignment's distances are computed: FP32 (cuBLAS GEMM + argmin, or the fused FP32
+// kernel); TF32 (--tf32: the GEMM on TF32 tensor cores); split TF32 by cuBLAS (each input as two
+// TF32 parts, one GEMM over 3d columns; COHORT_KMEANS_ASSIGN=split-gemm, or split where the
+// fused kernel does not apply); split TF32 fused (COHORT_KMEANS_ASSIGN=split: the MMAs and the
+// argmin in one kernel, kmeans_split_tf32_kernels.cuh; d <= kSplitMaxDims on sm_80 and later).
+// The split ones are opt-in until a GPU has timed them. The TF32 ones keep FP32's labels by
+// redoing in FP32 the pairs their error bound cannot decide.
+enum class DistancePath { fp32, tf32, split_tf32_gemm, split_tf32_fused };
 
-DistanceGemm distance_gemm(bool tf32) {
-  if (tf32) return DistanceGemm::tf32;
-  return env_is("COHORT_KMEANS_ASSIGN", "split") ? DistanceGemm::split_tf32 : DistanceGemm::fp32;
+bool split_fused_applies(const DeviceContext& ctx, int64_t d) {
+  return d <= kSplitMaxDims && ctx.properties().major >= 8 &&
+         split_assign_shared_bytes(static_cast<int>(d)) <= static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
+}
+
+DistancePath distance_path(const DeviceContext& ctx, bool tf32, int64_t d) {
+  if (tf32) return DistancePath::tf32;
+  if (env_is("COHORT_KMEANS_ASSIGN", "split-gemm")) return DistancePath::split_tf32_gemm;
+  if (!env_is("COHORT_KMEANS_ASSIGN", "split")) return DistancePath::fp32;
+  return split_fused_applies(ctx, d) ? DistancePath::split_tf32_fused : DistancePath::split_tf32_gemm;
 }
 
 // COHORT_KMEANS_BANDS=off sums every problem's rows in one band, as before session 6, for
@@ -116,9 +130,69 @@ DeviceScratch<T> upload(DeviceContext& ctx, const T* host, int64_t count) {
   return d;
 }
 
+// An AssignPlan (kmeans_assign_kernels.cuh) on the device, for the fused assignment kernels.
+struct DevicePlan {
+  DeviceScratch<int32_t> slot_centroid;
+  DeviceScratch<AssignSegment> segments;
+  DeviceScratch<int32_t> chunk_segments;
+  int chunks;
+};
+
+DevicePlan upload_plan(DeviceContext& ctx, const AssignPlan& plan) {
+  return DevicePlan{upload(ctx, plan.slot_centroid.data(), plan.chunks() * int64_t{kAssignSlots}),
+                    upload(ctx, plan.segments.data(), static_cast<int64_t>(plan.segments.size())),
+                    upload(ctx, plan.chunk_segments.data(), plan.chunks() + int64_t{1}), plan.chunks()};
+}
+
+// One block per `rows_per_block` rows, with `shared` bytes of dynamic shared memory allowed.
+template <class Kernel>
+unsigned fused_assign_blocks(Kernel kernel, int64_t n, int rows_per_block, int64_t shared) {
+  COHORT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
+  const int64_t blocks = ceil_div(n, rows_per_block);
+  COHORT_CHECK(blocks <= INT32_MAX, "kmeans_assign: {} rows are too many for one launch", n);
+  return static_cast<unsigned>(blocks);
+}
+
+// The fused split-TF32 assignment, then FP32 for the (problem, row) pairs it lists. False when
+// it listed more pairs than it keeps: the data is too tied, and the caller redoes it in FP32.
+bool assign_split_fused(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
+                        MatrixView<const float> centroids, const float* c_sq, const int64_t* k_offsets,
+                        const int64_t* device_offsets, int num_problems, int32_t* labels, float* best_dist,
+                        float* second_dist) {
+  const int64_t n = x.rows;
+  const int64_t total_k = centroids.rows;
+  const int d = static_cast<int>(x.cols);
+  const AssignPlan host_plan = plan_assign(k_offsets, num_problems, kSplitUnitSlots);
+  if (host_plan.chunks() == 0) return true;
+  const DevicePlan plan = upload_plan(ctx, host_plan);
+  DeviceScratch<float> c_norm(ctx, total_k), c_norm_max(ctx, num_problems);
+  launch_kernel(sqrt_kernel, grid_for(ctx, total_k, 256), 256, 0, ctx.stream(), c_sq, total_k, c_norm.data());
+  launch_kernel(problem_max_kernel, grid_for(ctx, num_problems, 128), 128, 0, ctx.stream(), c_norm.data(),
+                device_offsets, num_problems, c_norm_max.data());
+  const int64_t capacity = std::min(n * num_problems, tf32_max_pairs());
+  DeviceScratch<int64_t> pairs(ctx, capacity);
+  DeviceScratch<int> counters(ctx, 2);  // listed, overflow
+  COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(int), ctx.stream()));
+  const Tf32Check check{c_norm.data(), split_tf32_distance_error(d), pairs.data(), counters.data(), capacity,
+                        counters.data() + 1};
+  const int64_t shared = split_assign_shared_bytes(d);
+  launch_kernel(split_tf32_assign_kernel, fused_assign_blocks(split_tf32_assign_kernel, n, kSplitRows, shared),
+                kSplitThreads, static_cast<size_t>(shared), ctx.stream(), x.data, x.ld, n, d, x_sq_norms,
+                centroids.data, centroids.ld, c_sq, c_norm_max.data(), device_offsets, plan.slot_centroid.data(),
+                plan.segments.data(), plan.chunk_segments.data(), plan.chunks, labels, best_dist, second_dist, check);
+  launch_kernel(fp32_assign_pairs_kernel, grid_for(ctx, capacity * 32, 256), 256, 0, ctx.stream(), x.data, x.ld, d,
+                x_sq_norms, centroids.data, centroids.ld, c_sq, device_offsets, n, check, labels, best_dist,
+                second_dist);
+  int overflow = 0;
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(&overflow, counters.data() + 1, sizeof(int), cudaMemcpyDeviceToHost,
+                                    ctx.stream()));
+  ctx.synchronize();
+  return overflow == 0;
+}
+
 void assign_with(DeviceContext& ctx, MatrixView<const float> x, const float* x_sq_norms,
                  MatrixView<const float> centroids, const int64_t* k_offsets, int num_problems, int32_t* labels,
-                 float* best_dist, float* second_dist, DistanceGemm gemm) {
+                 float* best_dist, float* second_dist, DistancePath path) {
   const int64_t n = x.rows;
   const int64_t total_k = centroids.rows;
   if (n == 0) return;
@@ -126,27 +200,27 @@ void assign_with(DeviceContext& ctx, MatrixView<const float> x, const float* x_s
   DeviceScratch<int64_t> offsets = upload(ctx, k_offsets, num_problems + 1);
   DeviceScratch<float> c_sq(ctx, total_k);
   row_sq_norms(ctx, centroids, c_sq.data());
-  if (gemm == DistanceGemm::fp32 && x.cols <= kFusedMaxDims && fused_assign_enabled()) {
-    const AssignPlan plan = plan_assign(k_offsets, num_problems);
-    if (plan.chunks() == 0) return;
-    DeviceScratch<int32_t> slot_centroid = upload(ctx, plan.slot_centroid.data(), plan.chunks() * kAssignSlots);
-    DeviceScratch<AssignSegment> segments =
-        upload(ctx, plan.segments.data(), static_cast<int64_t>(plan.segments.size()));
-    DeviceScratch<int32_t> chunk_segments = upload(ctx, plan.chunk_segments.data(), plan.chunks() + 1);
-    const int d = static_cast<int>(x.cols);
-    const int64_t shared = fused_assign_shared_bytes(d);
-    COHORT_CUDA_CHECK(cudaFuncSetAttribute(fused_assign_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(shared)));
-    const int64_t blocks = ceil_div(n, kAssignRows);
-    COHORT_CHECK(blocks <= INT32_MAX, "kmeans_assign: {} rows are too many for one launch", n);
-    launch_kernel(fused_assign_kernel, static_cast<unsigned>(blocks), kAssignThreads, static_cast<size_t>(shared),
-                  ctx.stream(), x.data, x.ld, n, d, x_sq_norms, centroids.data, centroids.ld, c_sq.data(),
-                  offsets.data(), slot_centroid.data(), segments.data(), chunk_segments.data(), plan.chunks(), labels,
-                  best_dist, second_dist);
+  if (path == DistancePath::split_tf32_fused) {
+    if (!assign_split_fused(ctx, x, x_sq_norms, centroids, c_sq.data(), k_offsets, offsets.data(), num_problems,
+                            labels, best_dist, second_dist))
+      assign_with(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist,
+                  DistancePath::fp32);
     return;
   }
-  const bool tf32 = gemm != DistanceGemm::fp32;  // either TF32: the recheck follows
-  const bool split = gemm == DistanceGemm::split_tf32;
+  if (path == DistancePath::fp32 && x.cols <= kFusedMaxDims && fused_assign_enabled()) {
+    const AssignPlan host_plan = plan_assign(k_offsets, num_problems);
+    if (host_plan.chunks() == 0) return;
+    const DevicePlan plan = upload_plan(ctx, host_plan);
+    const int d = static_cast<int>(x.cols);
+    const int64_t shared = fused_assign_shared_bytes(d);
+    launch_kernel(fused_assign_kernel, fused_assign_blocks(fused_assign_kernel, n, kAssignRows, shared),
+                  kAssignThreads, static_cast<size_t>(shared), ctx.stream(), x.data, x.ld, n, d, x_sq_norms,
+                  centroids.data, centroids.ld, c_sq.data(), offsets.data(), plan.slot_centroid.data(),
+                  plan.segments.data(), plan.chunk_segments.data(), plan.chunks, labels, best_dist, second_dist);
+    return;
+  }
+  const bool tf32 = path != DistancePath::fp32;  // either TF32: the recheck follows
+  const bool split = path == DistancePath::split_tf32_gemm;
   const int64_t parts_d = 3 * x.cols;  // split TF32's columns
   int64_t block = std::clamp(kAssignScratchFloats / total_k, int64_t{1}, n);
   if (split) block = std::min(block, std::max<int64_t>(1, kAssignScratchFloats / parts_d));
@@ -204,7 +278,7 @@ void assign_with(DeviceContext& ctx, MatrixView<const float> x, const float* x_s
     // More undecided pairs in a block than the list holds: the data is too tied for TF32.
     if (overflow != 0)
       assign_with(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist,
-                  DistanceGemm::fp32);
+                  DistancePath::fp32);
   }
 }
 
@@ -216,7 +290,7 @@ void kmeans_assign(DeviceContext& ctx, MatrixView<const float> x, const float* x
   check_kmeans_assign_args(x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist);
   check_total_k("kmeans_assign", centroids.rows);
   assign_with(ctx, x, x_sq_norms, centroids, k_offsets, num_problems, labels, best_dist, second_dist,
-              distance_gemm(tf32));
+              distance_path(ctx, tf32, x.cols));
 }
 
 void kmeans_accumulate(DeviceContext& ctx, MatrixView<const float> x, const int32_t* labels, const int64_t* k_offsets,

@@ -47,7 +47,7 @@ constexpr int kPartialFloats = 3 * kAssignRows * kLaneStride;  // best, second, 
 // One problem's slots within a chunk.
 struct AssignSegment {
   int32_t problem;
-  int16_t slot_begin;  // multiples of kSlotsPerThread
+  int16_t slot_begin;  // multiples of the plan's unit
   int16_t slot_end;
   uint8_t first;       // the problem's first chunk
   uint8_t last;        // the problem's last chunk
@@ -61,7 +61,9 @@ struct AssignPlan {
   int chunks() const { return static_cast<int>(chunk_segments.size()) - 1; }
 };
 
-inline AssignPlan plan_assign(const int64_t* k_offsets, int num_problems) {
+// Every problem's slots are padded to whole units of `unit_slots` (a divisor of kAssignSlots):
+// the slots one thread (the FP32 kernel) or one MMA tile (the split TF32 kernel) reduces together.
+inline AssignPlan plan_assign(const int64_t* k_offsets, int num_problems, int unit_slots = kSlotsPerThread) {
   AssignPlan plan;
   plan.chunk_segments.push_back(0);
   int used = kAssignSlots;  // slots used in the open chunk; full: none open
@@ -78,7 +80,7 @@ inline AssignPlan plan_assign(const int64_t* k_offsets, int num_problems) {
     const int64_t pieces = (k + kAssignSlots - 1) / kAssignSlots;
     for (int64_t piece = 0; piece < pieces; ++piece) {
       const int64_t count = std::min<int64_t>(kAssignSlots, k - piece * kAssignSlots);
-      const int need = static_cast<int>((count + kSlotsPerThread - 1) / kSlotsPerThread * kSlotsPerThread);
+      const int need = static_cast<int>((count + unit_slots - 1) / unit_slots * unit_slots);
       // A problem of more than one chunk has its chunks to itself.
       if (used + need > kAssignSlots || pieces > 1) open_chunk();
       const std::size_t base = plan.slot_centroid.size() - kAssignSlots;
@@ -100,21 +102,44 @@ inline int64_t fused_assign_shared_bytes(int d) {
   return (int64_t{d} * kRowStride + centroid_area + kAssignRows + kAssignSlots) * int64_t{sizeof(float)};
 }
 
-// The nearest and second nearest of two candidates lists, `later` after `earlier` in centroid
-// order: strict < keeps the earlier index on a tie, and the tie's distance becomes the second.
-struct Nearest {
-  float best;
-  float second;
-  int32_t centroid;  // global index, -1 while nothing finite was seen
-};
+// Writes one (problem, row)'s result, `near` holding a global centroid index (or -1) and the
+// problem's centroids starting at `lo`: the label within the problem, the distance, and the
+// second distance (the best again when the problem has one centroid).
+__device__ __forceinline__ void store_nearest(const TwoLowest& near, int64_t lo, int64_t k, int64_t out,
+                                              int32_t* labels, float* best_dist, float* second_dist) {
+  labels[out] = near.index >= 0 ? static_cast<int32_t>(near.index - lo) : 0;
+  best_dist[out] = near.best;
+  if (second_dist != nullptr) second_dist[out] = k == 1 ? near.best : near.second;
+}
 
-__device__ __forceinline__ void merge_later(Nearest& earlier, float best, float second, int32_t centroid) {
-  if (best < earlier.best) {
-    earlier.second = fminf(earlier.best, second);
-    earlier.best = best;
-    earlier.centroid = centroid;
-  } else {
-    earlier.second = fminf(earlier.second, best);
+// The merge step of the fused assignment kernels. Thread t of the block takes row
+// t % kAssignRows and every (blockDim.x / kAssignRows)-th segment of chunk ch, and folds the
+// segment's partials, one per unit of `unit_slots` slots at part_*[row * unit_stride + unit]
+// (best, second, and the chunk slot of the best or -1), in slot order into the nearest
+// centroid of the segment's problem. A problem spanning chunks (those have their chunks to
+// themselves, so the same thread merges all of them) is carried in `running`; at a problem's
+// last segment it calls emit(problem, nearest).
+template <class Emit>
+__device__ __forceinline__ void merge_chunk_segments(int ch, int unit_slots, int unit_stride, const float* part_best,
+                                                     const float* part_second, const int32_t* part_slot,
+                                                     const int32_t* slots, const AssignSegment* segments,
+                                                     const int32_t* chunk_segments, TwoLowest& running, Emit emit) {
+  const int t = static_cast<int>(threadIdx.x);
+  const int row = t % kAssignRows;
+  for (int sg = chunk_segments[ch] + t / kAssignRows; sg < chunk_segments[ch + 1];
+       sg += static_cast<int>(blockDim.x) / kAssignRows) {
+    const AssignSegment seg = segments[sg];
+    TwoLowest here = seg.first ? two_lowest() : running;
+    for (int u = seg.slot_begin / unit_slots; u < seg.slot_end / unit_slots; ++u) {
+      const int p = row * unit_stride + u;
+      const int32_t s = part_slot[p];
+      merge_two_lowest(here, TwoLowest{part_best[p], part_second[p], s >= 0 ? slots[s] : -1});
+    }
+    if (!seg.last) {
+      running = here;
+      continue;
+    }
+    emit(seg.problem, here);
   }
 }
 
@@ -147,7 +172,7 @@ __global__ void __launch_bounds__(kAssignThreads)
 
   // The merging thread's (row, segment) and, for a problem spanning chunks, its running result.
   const int merge_row = t % kAssignRows;
-  Nearest running{INFINITY, INFINITY, -1};
+  TwoLowest running = two_lowest();
 
   for (int ch = 0; ch < chunks; ++ch) {
     const int32_t* slots = slot_centroid + int64_t{ch} * kAssignSlots;
@@ -195,28 +220,13 @@ __global__ void __launch_bounds__(kAssignThreads)
     __syncthreads();
 
     const int64_t row = row0 + merge_row;
-    for (int sg = chunk_segments[ch] + t / kAssignRows; sg < chunk_segments[ch + 1];
-         sg += blockDim.x / kAssignRows) {
-      const AssignSegment seg = segments[sg];
-      Nearest here = seg.first ? Nearest{INFINITY, INFINITY, -1} : running;
-      for (int l = seg.slot_begin / kSlotsPerThread; l < seg.slot_end / kSlotsPerThread; ++l) {
-        const int p = merge_row * kLaneStride + l;
-        const int32_t s = part_slot[p];
-        merge_later(here, part_best[p], part_second[p], s >= 0 ? slots[s] : -1);
-      }
-      if (!seg.last) {
-        running = here;
-        continue;
-      }
-      if (row < n) {
-        const int64_t lo = k_offsets[seg.problem];
-        const int64_t k = k_offsets[seg.problem + 1] - lo;
-        const int64_t out = seg.problem * n + row;
-        labels[out] = here.centroid >= 0 ? static_cast<int32_t>(here.centroid - lo) : 0;
-        best_dist[out] = here.best;
-        if (second_dist != nullptr) second_dist[out] = k == 1 ? here.best : here.second;
-      }
-    }
+    merge_chunk_segments(ch, kSlotsPerThread, kLaneStride, part_best, part_second, part_slot, slots, segments,
+                         chunk_segments, running, [&](int32_t problem, const TwoLowest& here) {
+                           if (row >= n) return;
+                           const int64_t lo = k_offsets[problem];
+                           store_nearest(here, lo, k_offsets[problem + 1] - lo, problem * n + row, labels,
+                                         best_dist, second_dist);
+                         });
     __syncthreads();  // the partials are read before the next chunk is staged over them
   }
 }
@@ -245,24 +255,12 @@ __global__ void argmin_from_dots_kernel(const float* dots, int64_t rows, const f
       offer(near, dist, static_cast<int32_t>(c - lo));
       if (kTf32Check) offer(lower, dist - x_error * check.c_norm[c], static_cast<int32_t>(c - lo));
     }
-    const int32_t label = max(near.index, 0);
-    const float best = near.best;
-    float second = near.second;
-    if (hi - lo == 1) second = best;
     const int64_t out = b * n + row0 + i;
-    labels[out] = label;
-    best_dist[out] = best;
-    if (second_dist != nullptr) second_dist[out] = second;
+    store_nearest(near, 0, hi - lo, out, labels, best_dist, second_dist);
     if (kTf32Check && hi - lo > 1) {
+      const int32_t label = max(near.index, 0);
       const float others = lower.index == label ? lower.second : lower.best;
-      if (others <= best + x_error * check.c_norm[lo + label]) {
-        const int slot = atomicAdd(check.count, 1);
-        if (slot < check.capacity) {
-          check.pairs[slot] = out;
-        } else {
-          *check.overflow = 1;
-        }
-      }
+      if (others <= near.best + x_error * check.c_norm[lo + label]) list_pair(check, out);
     }
   }
 }

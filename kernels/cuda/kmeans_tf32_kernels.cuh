@@ -53,6 +53,32 @@ struct Tf32Check {
   int* overflow;        // set when a block listed more than capacity: the caller redoes it in FP32
 };
 
+// Lists a (problem, row) pair for the FP32 pass, or flags the overflow when the list is full.
+__device__ inline void list_pair(const Tf32Check& check, int64_t out) {
+  const int slot = atomicAdd(check.count, 1);
+  if (slot < check.capacity) {
+    check.pairs[slot] = out;
+  } else {
+    *check.overflow = 1;
+  }
+}
+
+// How many pairs the check listed (those past its capacity were not kept).
+__device__ inline int64_t listed_pairs(const Tf32Check& check) {
+  return min(static_cast<int64_t>(*check.count), check.capacity);
+}
+
+// Listed pair number s: its output index (problem * n + row), problem and row.
+struct ListedPair {
+  int64_t out;
+  int64_t problem;
+  int64_t row;
+};
+__device__ inline ListedPair listed_pair(const Tf32Check& check, int64_t s, int64_t n) {
+  const int64_t out = check.pairs[s];
+  return ListedPair{out, out / n, out % n};
+}
+
 // The rows of `in` (rows x d) as split TF32 parts, 3d values a row: [hi | hi | lo] for rows of
 // x, [hi | lo | hi] for centroids.
 __global__ void tf32_split_kernel(const float* in, int64_t rows, int64_t ld, int d, bool centroids, float* out) {
@@ -84,11 +110,8 @@ __global__ void tf32_recheck_kernel(const float* dots, int64_t rows, int64_t row
                                     float* best_dist, float* second_dist) {
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  const int64_t listed = min(static_cast<int64_t>(*check.count), check.capacity);
-  for (int64_t s = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; s < listed; s += warps) {
-    const int64_t out = check.pairs[s];
-    const int64_t b = out / n;
-    const int64_t row = out - b * n;
+  for (int64_t s = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; s < listed_pairs(check); s += warps) {
+    const auto [out, b, row] = listed_pair(check, s, n);
     const int64_t i = row - row0;
     const int64_t lo = k_offsets[b];
     const int64_t hi = k_offsets[b + 1];

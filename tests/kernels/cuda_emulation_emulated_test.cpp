@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -69,6 +70,47 @@ TEST(CudaEmulation, WarpShufflesExchangeWithinTheWarp) {
     EXPECT_EQ(xor_of[t], base + ((t - base) ^ 5)) << t;
     EXPECT_EQ(down[t], t - base + 3 < 32 ? t + 3 : t) << t;  // out of the warp: its own value
     EXPECT_EQ(ballot[t], want_ballot[t / 32]) << t;
+  }
+}
+
+// Two warps, each one m16n8k8 step: lane (g, t) loads the fragments where the PTX ISA puts
+// them (device_functions.cuh), from A (16 x 8, row-major) and B (8 x 8, B[k][n]) per warp.
+__global__ void mma_kernel(const float* a, const float* b, float* d) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int w = static_cast<int>(threadIdx.x) / 32;
+  const int g = lane / 4;
+  const int t = lane % 4;
+  const float* aw = a + w * 128;
+  const float* bw = b + w * 64;
+  const float af[4] = {aw[g * 8 + t], aw[(g + 8) * 8 + t], aw[g * 8 + t + 4], aw[(g + 8) * 8 + t + 4]};
+  const float bf[2] = {bw[t * 8 + g], bw[(t + 4) * 8 + g]};
+  float df[4] = {1.0f, 2.0f, 3.0f, 4.0f};  // accumulated into
+  cohort::cuda::mma_tf32_16x8x8(df, af, bf);
+  float* dw = d + w * 128;
+  dw[g * 8 + 2 * t] = df[0];
+  dw[g * 8 + 2 * t + 1] = df[1];
+  dw[(g + 8) * 8 + 2 * t] = df[2];
+  dw[(g + 8) * 8 + 2 * t + 1] = df[3];
+}
+
+TEST(CudaEmulation, TensorCoreMmaMultipliesTf32Fragments) {
+  std::vector<float> a(256), b(128), d(256, NAN);
+  // Small integers are exact in TF32; one value with low mantissa bits shows the truncation.
+  for (int i = 0; i < 256; ++i) a[i] = static_cast<float>((i * 7) % 11 - 5);
+  for (int i = 0; i < 128; ++i) b[i] = static_cast<float>((i * 5) % 9 - 4);
+  a[3] = 1.0f + 1.0f / 4096.0f;  // TF32 keeps 10 mantissa bits: reads as 1
+  emu::launch(dim3(1), dim3(64), 0, mma_kernel, a.data(), b.data(), d.data());
+  for (int w = 0; w < 2; ++w) {
+    for (int r = 0; r < 16; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        double want = 1.0 + 2.0 * (r >= 8) + (c % 2);  // the accumulator's start
+        for (int k = 0; k < 8; ++k) {
+          const float av = w == 0 && r == 0 && k == 3 ? 1.0f : a[w * 128 + r * 8 + k];
+          want += double{av} * b[w * 64 + k * 8 + c];
+        }
+        EXPECT_EQ(d[w * 128 + r * 8 + c], static_cast<float>(want)) << "warp " << w << " row " << r << " col " << c;
+      }
+    }
   }
 }
 
