@@ -18,8 +18,9 @@
 // kAssignSlots slots (kmeans_assign_kernels.cuh; here every problem is padded to whole units of
 // kSplitUnitSlots slots), each chunk staged already split. Warp w computes rows
 // (w % 4) * 32 .. + 32 against slots (w / 4) * 32 .. + 32: 2 x 4 tiles of m16n8k8, three MMAs
-// each per 8 dimensions. The four lanes that hold a row's 8 slots of one tile merge them by
-// shuffles into one partial per (row, unit); one thread per (row, problem) then folds the units
+// each per 8 dimensions. The chunk's centroids are staged in the order that hands lane (g, q)
+// the 8 consecutive slots q * 8 .. + 8 of its half (split_tile_row below), so each thread
+// reduces whole units of its rows by itself; one thread per (row, problem) then folds the units
 // of its problem in slot order, as the FP32 fused kernel does.
 //
 // Shared memory rows are d rounded up to 8, plus 4 floats: the fragment loads (8 rows x 4
@@ -46,6 +47,16 @@ static_assert(kSplitRows == kAssignRows, "merge_chunk_segments takes a row per k
 static_assert(kSplitThreads == 8 * 32, "eight warps: four of rows by two of slots");
 
 inline int split_assign_row_stride(int d) { return (d + 7) / 8 * 8 + 4; }
+
+// The shared-memory row of chunk slot s. B's column n of tile t (of a warp's 4) is row
+// half + 8t + n, and lane (g, q) receives columns 2q and 2q + 1 of every tile; putting slot
+// half + 8q + 2t + c at row half + 8t + 2q + c gives that lane slots half + 8q .. + 8, in order
+// t, c. The fragment loads keep reading 8 consecutive rows a tile, free of bank conflicts.
+__device__ __forceinline__ int split_tile_row(int s) {
+  const int q = (s >> 3) & 3;
+  const int j = s & 7;
+  return (s & 32) | ((j >> 1) * 8 + 2 * q + (j & 1));
+}
 
 inline int64_t split_assign_shared_bytes(int d) {
   const int64_t stride = split_assign_row_stride(d);
@@ -98,8 +109,9 @@ __global__ void __launch_bounds__(kSplitThreads)
       const int32_t c = slots[s];
       const float v = c >= 0 && k < d ? centroids[c * c_ld + k] : 0.0f;
       const float hi = tf32_truncate(v);
-      c_hi[s * stride + k] = hi;
-      c_lo[s * stride + k] = tf32_truncate(v - hi);
+      const int r = split_tile_row(s);
+      c_hi[r * stride + k] = hi;
+      c_lo[r * stride + k] = tf32_truncate(v - hi);
     }
     for (int s = t; s < kAssignSlots; s += blockDim.x) csq[s] = slots[s] >= 0 ? c_sq[slots[s]] : INFINITY;
     __syncthreads();
@@ -147,40 +159,27 @@ __global__ void __launch_bounds__(kSplitThreads)
     }
     __syncthreads();  // every warp is done with the chunk before the partials overwrite it
 
-    // Lane (g, q) holds rows g and g + 8 of each 16-row tile against slots 2q and 2q + 1 of
-    // each 8-slot tile; the quad of lanes sharing g merges a unit's 8 slots. Within a row the
-    // order is that of |c|^2 - 2 x.c; |x|^2 and the clamp at 0, which keep it, come after.
-    float slot_sq[4][2];
+    // Lane (g, q) holds rows g and g + 8 of each 16-row tile against the unit of slots
+    // warp_slot + 8q .. + 8 (split_tile_row), slot 2t + c of it in acc[.][t][. + c]. Within a
+    // row the order is that of |c|^2 - 2 x.c; |x|^2 and the clamp at 0, which keep it, come after.
+    const int unit_slot = warp_slot + 8 * q;
+    float slot_sq[kSplitUnitSlots];
     COHORT_UNROLL
-    for (int ni = 0; ni < 4; ++ni) {
-      slot_sq[ni][0] = csq[warp_slot + ni * 8 + 2 * q];
-      slot_sq[ni][1] = csq[warp_slot + ni * 8 + 2 * q + 1];
-    }
+    for (int j = 0; j < kSplitUnitSlots; ++j) slot_sq[j] = csq[unit_slot + j];
     COHORT_UNROLL
     for (int mi = 0; mi < 2; ++mi) {
       COHORT_UNROLL
       for (int h = 0; h < 2; ++h) {
         const int row = warp_row + mi * 16 + h * 8 + g;
-        const float row_sq = xsq[row];
+        TwoLowest near = two_lowest();
         COHORT_UNROLL
-        for (int ni = 0; ni < 4; ++ni) {
-          const int s = warp_slot + ni * 8 + 2 * q;
-          TwoLowest near = two_lowest();
-          offer(near, slot_sq[ni][0] - 2.0f * acc[mi][ni][2 * h], s);
-          offer(near, slot_sq[ni][1] - 2.0f * acc[mi][ni][2 * h + 1], s + 1);
-          for (int o = 1; o <= 2; o <<= 1) {
-            const TwoLowest other{__shfl_xor_sync(0xffffffffu, near.best, o),
-                                  __shfl_xor_sync(0xffffffffu, near.second, o),
-                                  __shfl_xor_sync(0xffffffffu, near.index, o)};
-            merge_two_lowest(near, other);
-          }
-          if (q == 0) {
-            const int p = row * kSplitUnitStride + (warp_slot + ni * 8) / kSplitUnitSlots;
-            part_best[p] = fmaxf(0.0f, row_sq + near.best);
-            part_second[p] = fmaxf(0.0f, row_sq + near.second);
-            part_slot[p] = near.index;
-          }
-        }
+        for (int j = 0; j < kSplitUnitSlots; ++j)
+          offer(near, slot_sq[j] - 2.0f * acc[mi][j >> 1][2 * h + (j & 1)], unit_slot + j);
+        const float row_sq = xsq[row];
+        const int p = row * kSplitUnitStride + unit_slot / kSplitUnitSlots;
+        part_best[p] = fmaxf(0.0f, row_sq + near.best);
+        part_second[p] = fmaxf(0.0f, row_sq + near.second);
+        part_slot[p] = near.index;
       }
     }
     __syncthreads();
