@@ -158,8 +158,9 @@ double median_ms(Backend& b, int reps, const std::function<void()>& op) {
 
 struct Peak {
   std::string card;
-  double tflops = 0;  // FP32, non-tensor
-  double tbps = 0;    // memory bandwidth
+  double tflops = 0;       // FP32, non-tensor
+  double tf32_tflops = 0;  // TF32 tensor cores, dense (0: not known for this card)
+  double tbps = 0;         // memory bandwidth
 };
 
 Peak device_peak(int device) {
@@ -169,9 +170,11 @@ Peak device_peak(int device) {
   peak.card = p.name;
   if (peak.card.find("H200") != std::string::npos) {
     peak.tflops = 67.0;
+    peak.tf32_tflops = 494.7;
     peak.tbps = 4.8;
   } else if (peak.card.find("H100") != std::string::npos) {
     peak.tflops = 67.0;
+    peak.tf32_tflops = 494.7;
     peak.tbps = 3.35;
   } else {
     // Other cards: 128 FP32 lanes per SM (sm_80+ consumer/datacentre varies), DDR bus.
@@ -192,6 +195,9 @@ struct Row {
   bool cpu_scaled = false;
   double gpu_ms = 0;
   double flops = 0;  // per run, 0 when not a FLOP-bound op
+  // TF32 tensor-core products per FP32 one (1: TF32, 3: split TF32; 0: FP32): peak% is then
+  // against the tensor cores' TF32 peak, counting every product.
+  int tf32_products = 0;
   double bytes = 0;  // per run, 0 when not a bandwidth-bound op
   std::string rate;  // a custom rate (samples/s) instead
   std::string goal;
@@ -224,7 +230,12 @@ class Table {
     if (r.flops > 0) {
       const double tf = r.flops / (r.gpu_ms * 1e-3) / 1e12;
       std::snprintf(rate, sizeof rate, "%.2f TFLOP/s", tf);
-      if (peak_.tflops > 0) std::snprintf(share, sizeof share, "%.0f%%", 100.0 * tf / peak_.tflops);
+      if (r.tf32_products > 0) {
+        if (peak_.tf32_tflops > 0)
+          std::snprintf(share, sizeof share, "%.0f%%t", 100.0 * tf * r.tf32_products / peak_.tf32_tflops);
+      } else if (peak_.tflops > 0) {
+        std::snprintf(share, sizeof share, "%.0f%%", 100.0 * tf / peak_.tflops);
+      }
     } else if (r.bytes > 0) {
       const double tb = r.bytes / (r.gpu_ms * 1e-3) / 1e12;
       std::snprintf(rate, sizeof rate, "%.0f GB/s", tb * 1e3);
@@ -277,9 +288,10 @@ void run(Scale scale) {
   auto gpu = make_gpu_backend();
   auto cpu = make_cpu_backend(0);
   Peak peak = device_peak(0);
-  std::printf("gpu: %s (peak %.0f TFLOP/s FP32, %.2f TB/s)\ncpu: %s\n%s sizes; cpu~ = timed on a share of the rows "
-              "and scaled to the full size\n\n",
-              gpu->description().c_str(), peak.tflops, peak.tbps, cpu->description().c_str(),
+  std::printf("gpu: %s (peak %.0f TFLOP/s FP32, %.0f TFLOP/s TF32 tensor, %.2f TB/s)\ncpu: %s\n%s sizes; cpu~ = "
+              "timed on a share of the rows and scaled to the full size; peak%%t = share of the TF32 tensor peak, "
+              "counting each TF32 product (three for split TF32)\n\n",
+              gpu->description().c_str(), peak.tflops, peak.tf32_tflops, peak.tbps, cpu->description().c_str(),
               scale == Scale::full ? "full" : scale == Scale::quick ? "quick" : "tiny");
   Table table(peak);
   table.header();
@@ -579,6 +591,9 @@ void run(Scale scale) {
     tf32_assign.flops = assign.flops;
     split_assign.flops = assign.flops;
     split_gemm_assign.flops = assign.flops;
+    tf32_assign.tf32_products = 1;
+    split_assign.tf32_products = 3;
+    split_gemm_assign.tf32_products = 3;
     gemm_only.flops = assign.flops;
     iter.goal = goal;
     tf32_iter.goal = goal;
