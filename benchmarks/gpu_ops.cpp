@@ -502,8 +502,11 @@ void run(Scale scale) {
     Row tf32_assign{name + ": assign, --tf32", assign.size};
     Row tf32_iter{name + ": iteration, --tf32", assign.size};
     // Each input as two TF32 parts, labels kept FP32's (opt-in, kmeans.cu): the MMAs and the
-    // argmin in one kernel (split; d <= 128), and one cuBLAS GEMM over 3d columns (split-gemm).
+    // argmin in one kernel (split; d <= 192), and one cuBLAS GEMM over 3d columns (split-gemm).
+    // The fused kernel stages its centroids split or in FP32 by occupancy; both are timed.
     Row split_assign{name + ": assign, split TF32 fused (COHORT_KMEANS_ASSIGN=split)", assign.size};
+    Row split_presplit{name + ": assign, split TF32 fused, chunks presplit", assign.size};
+    Row split_raw{name + ": assign, split TF32 fused, chunks in FP32", assign.size};
     Row split_iter{name + ": iteration, split TF32 fused", assign.size};
     Row split_gemm_assign{name + ": assign, split TF32 GEMM (COHORT_KMEANS_ASSIGN=split-gemm)", assign.size};
     std::vector<int32_t> split_labels, split_gemm_labels;
@@ -572,6 +575,11 @@ void run(Scale scale) {
         setenv("COHORT_KMEANS_ASSIGN", "split", 1);
         split_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
         split_iter.gpu_ms = median_ms(*be, z.reps, do_iteration);
+        for (Row* r : {&split_presplit, &split_raw}) {
+          setenv("COHORT_KMEANS_SPLIT_STAGING", r == &split_raw ? "raw" : "presplit", 1);
+          r->gpu_ms = median_ms(*be, z.reps, do_assign);
+        }
+        unsetenv("COHORT_KMEANS_SPLIT_STAGING");
         setenv("COHORT_KMEANS_ASSIGN", "split-gemm", 1);
         split_gemm_assign.gpu_ms = median_ms(*be, z.reps, do_assign);
         unsetenv("COHORT_KMEANS_ASSIGN");
@@ -591,8 +599,9 @@ void run(Scale scale) {
     tf32_assign.flops = assign.flops;
     split_assign.flops = assign.flops;
     split_gemm_assign.flops = assign.flops;
+    split_presplit.flops = split_raw.flops = assign.flops;
     tf32_assign.tf32_products = 1;
-    split_assign.tf32_products = 3;
+    split_assign.tf32_products = split_presplit.tf32_products = split_raw.tf32_products = 3;
     split_gemm_assign.tf32_products = 3;
     gemm_only.flops = assign.flops;
     iter.goal = goal;
@@ -603,6 +612,8 @@ void run(Scale scale) {
     table.add(fused_assign);
     table.add(tf32_assign);
     table.add(split_assign);
+    table.add(split_presplit);
+    table.add(split_raw);
     table.add(split_gemm_assign);
     table.add(iter);
     table.add(one_band_iter);

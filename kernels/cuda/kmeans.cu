@@ -80,9 +80,33 @@ bool fused_assign_enabled() { return env_is("COHORT_KMEANS_ASSIGN", "fused"); }
 // redoing in FP32 the pairs their error bound cannot decide.
 enum class DistancePath { fp32, tf32, split_tf32_gemm, split_tf32_fused };
 
+bool split_fits(const DeviceContext& ctx, int d, bool presplit) {
+  return split_assign_shared_bytes(d, presplit) <= static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
+}
+
 bool split_fused_applies(const DeviceContext& ctx, int64_t d) {
-  return d <= kSplitMaxDims && ctx.properties().major >= 8 &&
-         split_assign_shared_bytes(static_cast<int>(d)) <= static_cast<int64_t>(ctx.properties().sharedMemPerBlockOptin);
+  return d <= kSplitMaxDims && ctx.properties().major >= 8 && split_fits(ctx, static_cast<int>(d), false);
+}
+
+// How the fused split kernel stages its centroid chunks: already split in TF32 parts (no split
+// in the MMA loop), unless one FP32 copy lets more blocks share an SM (at d = 128 on an H100:
+// 135 against 101 KB, one block against two) or the parts do not fit at all.
+// COHORT_KMEANS_SPLIT_STAGING=presplit|raw forces one, for gpu_ops to time both.
+template <bool kPresplit>
+int split_blocks_per_sm(int d) {
+  const int64_t shared = split_assign_shared_bytes(d, kPresplit);
+  COHORT_CUDA_CHECK(cudaFuncSetAttribute(split_tf32_assign_kernel<kPresplit>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
+  int blocks = 0;
+  COHORT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, split_tf32_assign_kernel<kPresplit>,
+                                                                  kSplitThreads, static_cast<size_t>(shared)));
+  return blocks;
+}
+
+bool split_presplit(const DeviceContext& ctx, int d) {
+  if (!split_fits(ctx, d, true) || env_is("COHORT_KMEANS_SPLIT_STAGING", "raw")) return false;
+  if (env_is("COHORT_KMEANS_SPLIT_STAGING", "presplit")) return true;
+  return split_blocks_per_sm<true>(d) >= split_blocks_per_sm<false>(d);
 }
 
 DistancePath distance_path(const DeviceContext& ctx, bool tf32, int64_t d) {
@@ -175,11 +199,13 @@ bool assign_split_fused(DeviceContext& ctx, MatrixView<const float> x, const flo
   COHORT_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(int), ctx.stream()));
   const Tf32Check check{c_norm.data(), split_tf32_distance_error(d), pairs.data(), counters.data(), capacity,
                         counters.data() + 1};
-  const int64_t shared = split_assign_shared_bytes(d);
-  launch_kernel(split_tf32_assign_kernel, fused_assign_blocks(split_tf32_assign_kernel, n, kSplitRows, shared),
-                kSplitThreads, static_cast<size_t>(shared), ctx.stream(), x.data, x.ld, n, d, x_sq_norms,
-                centroids.data, centroids.ld, c_sq, c_norm_max.data(), device_offsets, plan.slot_centroid.data(),
-                plan.segments.data(), plan.chunk_segments.data(), plan.chunks, labels, best_dist, second_dist, check);
+  const bool presplit = split_presplit(ctx, d);
+  const auto kernel = presplit ? split_tf32_assign_kernel<true> : split_tf32_assign_kernel<false>;
+  const int64_t shared = split_assign_shared_bytes(d, presplit);
+  launch_kernel(kernel, fused_assign_blocks(kernel, n, kSplitRows, shared), kSplitThreads, static_cast<size_t>(shared),
+                ctx.stream(), x.data, x.ld, n, d, x_sq_norms, centroids.data, centroids.ld, c_sq, c_norm_max.data(),
+                device_offsets, plan.slot_centroid.data(), plan.segments.data(), plan.chunk_segments.data(),
+                plan.chunks, labels, best_dist, second_dist, check);
   launch_kernel(fp32_assign_pairs_kernel, grid_for(ctx, capacity * 32, 256), 256, 0, ctx.stream(), x.data, x.ld, d,
                 x_sq_norms, centroids.data, centroids.ld, c_sq, device_offsets, n, check, labels, best_dist,
                 second_dist);

@@ -16,7 +16,8 @@
 // Work split: a block takes kSplitRows rows, staged once in shared memory in FP32 (split into
 // TF32 parts as the fragments are loaded), and walks the centroids in the AssignPlan chunks of
 // kAssignSlots slots (kmeans_assign_kernels.cuh; here every problem is padded to whole units of
-// kSplitUnitSlots slots), each chunk staged already split. Warp w computes rows
+// kSplitUnitSlots slots), each chunk staged already split (kPresplit) or in FP32 and split as
+// loaded, when that lets more blocks share an SM (kmeans.cu chooses). Warp w computes rows
 // (w % 4) * 32 .. + 32 against slots (w / 4) * 32 .. + 32: 2 x 4 tiles of m16n8k8, three MMAs
 // each per 8 dimensions. The chunk's centroids are staged in the order that hands lane (g, q)
 // the 8 consecutive slots q * 8 .. + 8 of its half (split_tile_row below), so each thread
@@ -27,6 +28,7 @@
 // columns a warp) then fall on 32 different banks for every d.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/device_functions.cuh"
@@ -41,8 +43,9 @@ constexpr int kSplitUnitSlots = 8;                             // an m16n8k8 til
 constexpr int kSplitUnits = kAssignSlots / kSplitUnitSlots;    // 8 a chunk
 constexpr int kSplitUnitStride = kSplitUnits + 1;              // partials: [kSplitRows][kSplitUnitStride]
 constexpr int kSplitPartialFloats = 3 * kSplitRows * kSplitUnitStride;
-// The largest d whose rows and split chunk fit sm_80's 163 KB of shared memory (135 KB at 128).
-constexpr int kSplitMaxDims = 128;
+// The largest d whose rows and FP32 chunk fit sm_80's 163 KB of shared memory (151 KB at 192;
+// with the chunk presplit, 135 KB at d = 128 and 200 KB at 192).
+constexpr int kSplitMaxDims = 192;
 static_assert(kSplitRows == kAssignRows, "merge_chunk_segments takes a row per kAssignRows threads");
 static_assert(kSplitThreads == 8 * 32, "eight warps: four of rows by two of slots");
 
@@ -58,12 +61,20 @@ __device__ __forceinline__ int split_tile_row(int s) {
   return (s & 32) | ((j >> 1) * 8 + 2 * q + (j & 1));
 }
 
-inline int64_t split_assign_shared_bytes(int d) {
+// The centroid chunk's floats: two copies (TF32 hi and lo parts) presplit, one in FP32 otherwise;
+// the partials of the argmin reuse them.
+__host__ __device__ inline int split_centroid_area(int stride, bool presplit) {
+  const int chunk = (presplit ? 2 : 1) * kAssignSlots * stride;
+  return chunk > kSplitPartialFloats ? chunk : kSplitPartialFloats;
+}
+
+inline int64_t split_assign_shared_bytes(int d, bool presplit) {
   const int64_t stride = split_assign_row_stride(d);
-  const int64_t centroid_area = std::max<int64_t>(2 * kAssignSlots * stride, kSplitPartialFloats);
+  const int64_t centroid_area = split_centroid_area(static_cast<int>(stride), presplit);
   return (kSplitRows * stride + centroid_area + kSplitRows + kAssignSlots) * int64_t{sizeof(float)};
 }
 
+template <bool kPresplit>
 __global__ void __launch_bounds__(kSplitThreads)
     split_tf32_assign_kernel(const float* x, int64_t ld, int64_t n, int d, const float* x_sq, const float* centroids,
                              int64_t c_ld, const float* c_sq, const float* problem_c_norm_max,
@@ -74,10 +85,9 @@ __global__ void __launch_bounds__(kSplitThreads)
   const int d8 = (d + 7) / 8 * 8;
   const int stride = d8 + 4;
   float* xs = shared;                              // [kSplitRows][stride], FP32
-  float* c_hi = xs + kSplitRows * stride;          // [kAssignSlots][stride], TF32 parts
-  float* c_lo = c_hi + kAssignSlots * stride;
-  const int centroid_area = max(2 * kAssignSlots * stride, kSplitPartialFloats);
-  float* xsq = c_hi + centroid_area;               // [kSplitRows]
+  float* c_hi = xs + kSplitRows * stride;          // [kAssignSlots][stride]: TF32 hi parts, or FP32
+  float* c_lo = c_hi + kAssignSlots * stride;      // [kAssignSlots][stride]: lo parts (kPresplit)
+  float* xsq = c_hi + split_centroid_area(stride, kPresplit);  // [kSplitRows]
   float* csq = xsq + kSplitRows;                   // [kAssignSlots]
   float* part_best = c_hi;                         // [kSplitRows][kSplitUnitStride], over the chunk
   float* part_second = c_hi + kSplitRows * kSplitUnitStride;
@@ -108,10 +118,14 @@ __global__ void __launch_bounds__(kSplitThreads)
       const int k = e - s * d8;
       const int32_t c = slots[s];
       const float v = c >= 0 && k < d ? centroids[c * c_ld + k] : 0.0f;
-      const float hi = tf32_truncate(v);
       const int r = split_tile_row(s);
-      c_hi[r * stride + k] = hi;
-      c_lo[r * stride + k] = tf32_truncate(v - hi);
+      if (kPresplit) {
+        const float hi = tf32_truncate(v);
+        c_hi[r * stride + k] = hi;
+        c_lo[r * stride + k] = tf32_truncate(v - hi);
+      } else {
+        c_hi[r * stride + k] = v;
+      }
     }
     for (int s = t; s < kAssignSlots; s += blockDim.x) csq[s] = slots[s] >= 0 ? c_sq[slots[s]] : INFINITY;
     __syncthreads();
@@ -141,10 +155,19 @@ __global__ void __launch_bounds__(kSplitThreads)
       COHORT_UNROLL
       for (int ni = 0; ni < 4; ++ni) {
         const int b = (warp_slot + ni * 8 + g) * stride + kb + q;
-        b_hi[ni][0] = c_hi[b];
-        b_hi[ni][1] = c_hi[b + 4];
-        b_lo[ni][0] = c_lo[b];
-        b_lo[ni][1] = c_lo[b + 4];
+        if (kPresplit) {
+          b_hi[ni][0] = c_hi[b];
+          b_hi[ni][1] = c_hi[b + 4];
+          b_lo[ni][0] = c_lo[b];
+          b_lo[ni][1] = c_lo[b + 4];
+        } else {
+          const float v[2] = {c_hi[b], c_hi[b + 4]};
+          COHORT_UNROLL
+          for (int r = 0; r < 2; ++r) {
+            b_hi[ni][r] = tf32_truncate(v[r]);
+            b_lo[ni][r] = tf32_truncate(v[r] - b_hi[ni][r]);
+          }
+        }
       }
       // The small terms first, into the accumulator the large ones then join.
       COHORT_UNROLL

@@ -28,7 +28,8 @@ struct SplitRun {
   int overflow = 0;
 };
 
-SplitRun split_assign(const Data& data, bool with_second, int64_t capacity) {
+// presplit: the centroid chunks staged as TF32 parts, or in FP32 and split as loaded.
+SplitRun split_assign(const Data& data, bool with_second, int64_t capacity, bool presplit = true) {
   const int problems = static_cast<int>(data.offsets.size()) - 1;
   const int64_t total_k = data.offsets.back();
   const cuda::AssignPlan plan = cuda::plan_assign(data.offsets.data(), problems, cuda::kSplitUnitSlots);
@@ -47,7 +48,8 @@ SplitRun split_assign(const Data& data, bool with_second, int64_t capacity) {
   out.second.assign(out.labels.size(), NAN);
   const unsigned blocks = static_cast<unsigned>((data.n + cuda::kSplitRows - 1) / cuda::kSplitRows);
   emu::launch(dim3(blocks), dim3(cuda::kSplitThreads),
-              static_cast<std::size_t>(cuda::split_assign_shared_bytes(data.d)), cuda::split_tf32_assign_kernel,
+              static_cast<std::size_t>(cuda::split_assign_shared_bytes(data.d, presplit)),
+              presplit ? cuda::split_tf32_assign_kernel<true> : cuda::split_tf32_assign_kernel<false>,
               data.x.data(), int64_t{data.d}, data.n, data.d, data.x_sq.data(), data.c.data(), int64_t{data.d},
               data.c_sq.data(), c_norm_max.data(), data.offsets.data(), plan.slot_centroid.data(),
               plan.segments.data(), plan.chunk_segments.data(), plan.chunks(), out.labels.data(), out.best.data(),
@@ -94,8 +96,19 @@ TEST_P(SplitTf32AssignEmulated, MatchesTheCpuBackend) {
   const Data data = make_data(rng, c.n, c.d, c.ks, c.offset);
   const Assignment want = cpu_assign(data);
   const int64_t pairs = data.n * static_cast<int64_t>(c.ks.size());
-  for (bool with_second : {true, false}) {
-    const SplitRun run = split_assign(data, with_second, pairs);
+  // Chunks presplit (where sm_80's shared memory holds them) and in FP32; without the second
+  // distance once.
+  struct Variant {
+    bool presplit;
+    bool with_second;
+  };
+  std::vector<Variant> variants{{false, true}, {false, false}};
+  if (cuda::split_assign_shared_bytes(c.d, true) <= static_cast<int64_t>(emu::kMaxDynamicSharedBytes))
+    variants.push_back({true, true});
+  for (const auto [presplit, with_second] : variants) {
+    SCOPED_TRACE(std::string(presplit ? "chunks presplit" : "chunks in FP32") +
+                 (with_second ? ", with second" : ", no second"));
+    const SplitRun run = split_assign(data, with_second, pairs, presplit);
     EXPECT_EQ(run.overflow, 0);
     expect_unlisted_pairs_decided(data, want, run);
     expect_same_assignment(data, want, run.out, with_second, static_cast<int>(pairs / 50));
@@ -111,7 +124,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"single_k1", 130, 8, {1}, 0.0f},
                       Case{"mixed", 257, 21, {1, 5, 64, 3, 65, 2, 130, 7}, 0.0f},
                       Case{"far_from_zero", 200, 24, {2, 9, 33, 64}, 3.0f},
-                      Case{"widest_d", 140, 128, {5, 70}, 0.0f}),  // kSplitMaxDims: the most shared memory
+                      Case{"d_128", 140, 128, {5, 70}, 0.0f},
+                      Case{"widest_d", 130, 192, {3, 66}, 0.0f}),  // kSplitMaxDims: the most shared memory
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(SplitTf32AssignEmulatedTies, DuplicatedCentroidsKeepTheLowerIndex) {
