@@ -46,7 +46,7 @@ inline float split_tf32_distance_error(int64_t d) { return 6.0f / 1048576.0f + t
 // Where the argmin kernel lists the pairs it cannot decide.
 struct Tf32Check {
   const float* c_norm;  // |c| per global centroid
-  float error;          // tf32_distance_error(d)
+  float error;          // tf32_distance_error(d), or split_tf32_distance_error(d)
   int64_t* pairs;       // problem * n + row, `capacity` of them
   int* count;           // pairs listed in this row block (may exceed capacity)
   int64_t capacity;
