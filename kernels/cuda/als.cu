@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
+#include <optional>
+#include <vector>
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cuda/als_cg_split_kernels.cuh"
+#include "kernels/cuda/als_dual_kernels.cuh"
 #include "kernels/cuda/als_kernels.cuh"
 #include "kernels/cuda/cuda_ops.cuh"
 #include "kernels/cuda/device_util.cuh"
@@ -30,6 +34,20 @@ bool tiled_cholesky_enabled() { return !env_is("COHORT_ALS_CHOLESKY", "general")
 // none spilled): an H200 ran it 22% faster than at 2 blocks (153 registers, 15.6% occupancy,
 // latency-bound). COHORT_ALS_CHOLESKY=tiled2 builds for 2, for gpu_ops to time against.
 bool tiled_cholesky_three_blocks() { return !env_is("COHORT_ALS_CHOLESKY", "tiled2"); }
+
+// Cholesky rows shorter than f solve the n x n dual system (als_dual_kernels.cuh): fewer
+// multiply-adds for any n < f. COHORT_ALS_DUAL=off solves every row in the f x f form, for
+// gpu_ops to time against; COHORT_ALS_DUAL_MAX_NNZ=N takes only rows of at most N nonzeros
+// (tests use it to send one input to both kernels). -1: no dual rows.
+int64_t dual_max_nnz_for(int64_t f) {
+  if (env_is("COHORT_ALS_DUAL", "off")) return -1;
+  int64_t limit = std::min<int64_t>(f - 1, kDualMaxNnz);
+  if (const char* v = std::getenv("COHORT_ALS_DUAL_MAX_NNZ")) {
+    const long long forced = std::atoll(v);
+    if (forced >= 0) limit = std::min<int64_t>(limit, forced);
+  }
+  return limit >= 1 ? limit : -1;
+}
 
 // COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
 bool warp_cg_enabled() { return !env_is("COHORT_ALS_CG", "block"); }
@@ -54,58 +72,99 @@ int64_t cg_split_threshold(int64_t nnz, int64_t resident_blocks) {
   return std::max(kCgSplitMinNnz, nnz / std::max<int64_t>(1, 4 * resident_blocks));
 }
 
-__global__ void row_lengths_kernel(const int64_t* indptr, int64_t rows, int64_t* length, int32_t* id) {
-  for (int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; u < rows; u += int64_t{gridDim.x} * blockDim.x) {
-    length[u] = indptr[u + 1] - indptr[u];
+// key[u] = the row's length, plus `direct` when the dual form does not take the row: empty,
+// longer than dual_max nonzeros, or (implicit) with a confidence below 1, a negative weight, which
+// the dual form's square roots cannot take. direct = 0 and dual_max < 0: the length alone.
+__global__ void row_keys_kernel(CsrView rows, int64_t dual_max, bool implicit, int64_t direct, int64_t* key,
+                                int32_t* id) {
+  for (int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; u < rows.rows;
+       u += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t begin = rows.indptr[u];
+    const int64_t length = rows.indptr[u + 1] - begin;
+    bool dual = length >= 1 && length <= dual_max;  // empty rows cost the f x f kernel nothing
+    if (dual && implicit && rows.values != nullptr) {
+      for (int64_t p = begin; p < begin + length; ++p) {
+        if (!(rows.values[p] >= 1.0f)) {
+          dual = false;
+          break;
+        }
+      }
+    }
+    key[u] = dual ? length : length + direct;
     id[u] = static_cast<int32_t>(u);
   }
 }
 
-// out[t] = the number of the sorted lengths above threshold t (they are in descending order).
-__global__ void count_longer_kernel(const int64_t* sorted_length, int64_t n, int64_t threshold0, int64_t threshold1,
-                                    int64_t* out) {
-  if (blockIdx.x != 0 || threadIdx.x >= 2) return;
-  const int64_t threshold = threadIdx.x == 0 ? threshold0 : threshold1;
+constexpr int kMaxThresholds = 8;
+struct Thresholds {
+  int64_t value[kMaxThresholds];
+};
+
+// out[t] = the number of the sorted keys above threshold t (they are in descending order).
+__global__ void count_above_kernel(const int64_t* sorted_key, int64_t n, Thresholds thresholds, int count,
+                                   int64_t* out) {
+  const int t = static_cast<int>(threadIdx.x);
+  if (blockIdx.x != 0 || t >= count) return;
   int64_t lo = 0;
   int64_t hi = n;
   while (lo < hi) {
     const int64_t mid = (lo + hi) / 2;
-    if (sorted_length[mid] > threshold) lo = mid + 1; else hi = mid;
+    if (sorted_key[mid] > thresholds.value[t]) lo = mid + 1; else hi = mid;
   }
-  out[threadIdx.x] = lo;
+  out[t] = lo;
+}
+
+// Which rows take the dual form (als_dual_kernels.cuh): those of at most max_nnz nonzeros,
+// with no confidence below 1 when implicit. max_nnz < 0: none.
+struct DualRouting {
+  int64_t max_nnz = -1;
+  bool implicit = false;
+};
+
+// The key offset of the rows the dual form does not take: a power of two above any length.
+int64_t direct_key_offset(int64_t nnz) {
+  int64_t offset = 2;
+  while (offset <= std::max<int64_t>(nnz, kDualMaxNnz)) offset <<= 1;
+  return offset;
 }
 
 struct RowOrder {
-  DeviceScratch<int32_t> order;  // the rows by descending length, ties by ascending row
-  int64_t longer = 0;            // how many are longer than the threshold asked for (-1: not asked)
-  int64_t split = 0;             // how many are longer than the split threshold (-1: not asked)
+  DeviceScratch<int32_t> order;  // the rows by descending key, ties by ascending row
+  std::vector<int64_t> above;    // how many keys are above each threshold asked for
 };
 
-// The rows by descending length, ties by ascending row (the radix sort is stable); with
-// threshold >= 0 (or split >= 0), also how many rows are longer than it (one synchronisation).
-RowOrder longest_first(DeviceContext& ctx, CsrView rows, int64_t threshold = -1, int64_t split = -1) {
+// The rows by descending key (the length; rows the dual form does not take first), ties by
+// ascending row (the radix sort is stable); with thresholds, also how many keys are above each
+// (one synchronisation).
+RowOrder longest_first(DeviceContext& ctx, CsrView rows, const std::vector<int64_t>& thresholds = {},
+                       DualRouting dual = {}) {
   const int64_t n = rows.rows;
   COHORT_CHECK(n <= INT32_MAX, "als_solve: {} rows exceed the int32 range of the GPU solver", n);
-  DeviceScratch<int64_t> length(ctx, n), sorted_length(ctx, n);
+  COHORT_CHECK(thresholds.size() <= kMaxThresholds, "als_solve: {} row-length thresholds, at most {}",
+               thresholds.size(), kMaxThresholds);
+  DeviceScratch<int64_t> key(ctx, n), sorted_key(ctx, n);
   DeviceScratch<int32_t> id(ctx, n), order(ctx, n);
-  launch_kernel(row_lengths_kernel, grid_for(ctx, n, 256), 256, 0, ctx.stream(), rows.indptr, n, length.data(),
-                id.data());
+  const int64_t direct = dual.max_nnz >= 0 ? direct_key_offset(rows.nnz) : 0;
+  const int64_t max_key = direct > 0 ? 2 * direct - 1 : rows.nnz;
   int end_bit = 1;
-  while (end_bit < 63 && (int64_t{1} << end_bit) <= rows.nnz) ++end_bit;
+  while (end_bit < 63 && (int64_t{1} << end_bit) <= max_key) ++end_bit;
+  launch_kernel(row_keys_kernel, grid_for(ctx, n, 256), 256, 0, ctx.stream(), rows, dual.max_nnz, dual.implicit,
+                direct, key.data(), id.data());
   run_cub(ctx, [&](void* temp, size_t& bytes) {
-    return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, length.data(), sorted_length.data(), id.data(),
+    return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, key.data(), sorted_key.data(), id.data(),
                                                      order.data(), n, 0, end_bit, ctx.stream());
   });
-  RowOrder out{std::move(order), -1, -1};
-  if (threshold >= 0 || split >= 0) {
-    DeviceScratch<int64_t> longer(ctx, 2);
-    launch_kernel(count_longer_kernel, 1, 32, 0, ctx.stream(), sorted_length.data(), n, threshold, split,
-                  longer.data());
-    int64_t host[2] = {0, 0};
-    COHORT_CUDA_CHECK(cudaMemcpyAsync(host, longer.data(), sizeof host, cudaMemcpyDeviceToHost, ctx.stream()));
+  RowOrder out{std::move(order), {}};
+  if (!thresholds.empty()) {
+    Thresholds t{};
+    std::copy(thresholds.begin(), thresholds.end(), t.value);
+    const int count = static_cast<int>(thresholds.size());
+    DeviceScratch<int64_t> above(ctx, count);
+    launch_kernel(count_above_kernel, 1, 32, 0, ctx.stream(), sorted_key.data(), n, t, count, above.data());
+    out.above.resize(thresholds.size());
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(out.above.data(), above.data(), thresholds.size() * sizeof(int64_t),
+                                      cudaMemcpyDeviceToHost, ctx.stream()));
     ctx.synchronize();
-    out.longer = threshold >= 0 ? host[0] : -1;
-    out.split = split >= 0 ? host[1] : -1;
   }
   return out;
 }
@@ -126,14 +185,83 @@ void allow_shared(Kernel kernel, int64_t bytes) {
 }
 
 template <int kMaxThreads, int kMinBlocks = 1>
-void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int32_t* order,
+void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int32_t* order, int64_t count,
                            unsigned long long* next_row, int* flag, unsigned long long* failed) {
   auto kernel = als_cholesky_tiled_kernel<kMaxThreads, kMinBlocks>;
   const int threads = tiled_threads(args.f);
   const int64_t shared = tiled_shared_bytes(args.f);
   allow_shared(kernel, shared);
-  const unsigned grid = resident_grid(ctx, kernel, threads, shared, args.rows.rows);
-  launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args, order, next_row, flag, failed);
+  const unsigned grid = resident_grid(ctx, kernel, threads, shared, count);
+  launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args, order, count, next_row, flag,
+                failed);
+}
+
+// Z = Y R^-T and W = Z R^-1 for G = gram + reg I = R R^T, the dual form's inputs; nothing when
+// G is not positive definite, and then every row takes the f x f form. R^-1 comes from the
+// host (inverse_cholesky_factor, f^3 / 3 multiply-adds in double), the rest from two GEMMs.
+struct DualInputs {
+  DeviceScratch<float> z;
+  DeviceScratch<float> w;
+  int64_t ld = 0;
+};
+
+std::optional<DualInputs> dual_inputs(DeviceContext& ctx, MatrixView<const float> y, const float* gram, float reg) {
+  const int64_t f = y.cols;
+  std::vector<float> host_gram;
+  if (gram != nullptr) {
+    host_gram.resize(static_cast<std::size_t>(f * f));
+    COHORT_CUDA_CHECK(cudaMemcpyAsync(host_gram.data(), gram, host_gram.size() * sizeof(float),
+                                      cudaMemcpyDeviceToHost, ctx.stream()));
+    ctx.synchronize();
+  }
+  const std::optional<std::vector<float>> rinv =
+      inverse_cholesky_factor(gram != nullptr ? host_gram.data() : nullptr, static_cast<int>(f), reg);
+  if (!rinv) return std::nullopt;
+  COHORT_CHECK(y.rows <= INT32_MAX && y.ld <= INT32_MAX, "als_solve: y is too large for cuBLAS");
+  const int64_t ld = dual_ld(static_cast<int>(f));
+  DualInputs out{DeviceScratch<float>(ctx, std::max<int64_t>(1, y.rows) * ld),
+                 DeviceScratch<float>(ctx, std::max<int64_t>(1, y.rows) * ld), ld};
+  if (y.rows == 0) return out;
+  DeviceScratch<float> device_rinv(ctx, f * f);
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(device_rinv.data(), rinv->data(), rinv->size() * sizeof(float),
+                                    cudaMemcpyHostToDevice, ctx.stream()));
+  // Row-major n x f matrices read column-major are their transposes: Z^T = R^-1 Y^T, W^T =
+  // R^-T Z^T, and row-major R^-1 read column-major is R^-T.
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  const int fi = static_cast<int>(f);
+  const int items = static_cast<int>(y.rows);
+  COHORT_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), CUBLAS_OP_T, CUBLAS_OP_N, fi, items, fi, &one, device_rinv.data(), fi,
+                                  y.data, static_cast<int>(y.ld), &zero, out.z.data(), static_cast<int>(ld)));
+  COHORT_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_N, fi, items, fi, &one, device_rinv.data(), fi,
+                                  out.z.data(), static_cast<int>(ld), &zero, out.w.data(), static_cast<int>(ld)));
+  return out;  // a copy from pageable memory has read it before returning: rinv may go
+}
+
+template <int kWarps>
+void launch_cholesky_dual(DeviceContext& ctx, const SolveArgs& args, const DualInputs& dual, const int32_t* order,
+                          int64_t count, unsigned long long* next_row, int* flag, unsigned long long* failed) {
+  auto kernel = als_cholesky_dual_kernel<kWarps>;
+  const int threads = 32 * kWarps;
+  const int64_t shared = dual_shared_bytes(kWarps);
+  allow_shared(kernel, shared);
+  const unsigned grid = resident_grid(ctx, kernel, threads, shared, count);
+  launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args,
+                DualArgs{dual.z.data(), dual.w.data(), dual.ld}, order, count, next_row, flag, failed);
+}
+
+// The rows order[0, count), all of at most dual_max_nnz(warps) nonzeros, in the dual form.
+void launch_cholesky_dual(DeviceContext& ctx, int warps, const SolveArgs& args, const DualInputs& dual,
+                          const int32_t* order, int64_t count, unsigned long long* next_row, int* flag,
+                          unsigned long long* failed) {
+  switch (warps) {
+    case 1: launch_cholesky_dual<1>(ctx, args, dual, order, count, next_row, flag, failed); break;
+    case 2: launch_cholesky_dual<2>(ctx, args, dual, order, count, next_row, flag, failed); break;
+    case 3: launch_cholesky_dual<3>(ctx, args, dual, order, count, next_row, flag, failed); break;
+    case 5: launch_cholesky_dual<5>(ctx, args, dual, order, count, next_row, flag, failed); break;
+    case 9: launch_cholesky_dual<9>(ctx, args, dual, order, count, next_row, flag, failed); break;
+    default: launch_cholesky_dual<17>(ctx, args, dual, order, count, next_row, flag, failed); break;
+  }
 }
 
 // CG on the rows order[0, long_rows), each application of A spread over chunks of their
@@ -228,11 +356,28 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
                                                                     static_cast<size_t>(shared)));
     split_threshold = cg_split_threshold(rows.nnz, int64_t{per_sm} * ctx.properties().multiProcessorCount);
   }
-  RowOrder order = solver == SolverKind::cholesky && !tiled
-                       ? RowOrder{DeviceScratch<int32_t>(ctx, 0), -1, -1}
-                       : longest_first(ctx, rows, warp_cg ? kCgWarpMaxNnz : -1, split_threshold);
-  DeviceScratch<unsigned long long> next_row(ctx, 2);  // the block kernel's, the warp kernel's
-  COHORT_CUDA_CHECK(cudaMemsetAsync(next_row.data(), 0, 2 * sizeof(unsigned long long), ctx.stream()));
+  // Cholesky: the rows the f x f form solves (first in the order), then the dual form's in
+  // bands of length, one for each instance of its kernel, the longest first.
+  const int64_t dual_max = solver == SolverKind::cholesky && tiled ? dual_max_nnz_for(f) : -1;
+  std::vector<int64_t> thresholds;
+  std::vector<int> dual_warps;
+  if (solver == SolverKind::conjugate_gradient) {
+    if (warp_cg || split_threshold >= 0) thresholds = {warp_cg ? kCgWarpMaxNnz : -1, split_threshold};
+  } else if (dual_max >= 0) {
+    thresholds.push_back(-1);  // keys above: the direct rows (set below)
+    for (int warps : kDualWarpCounts) {
+      dual_warps.push_back(warps);
+      thresholds.push_back(dual_max_nnz(warps));  // keys above: the rows of the wider instances
+      if (dual_max_nnz(warps) >= dual_max) break;
+    }
+  }
+  if (dual_max >= 0) thresholds[0] = direct_key_offset(rows.nnz) - 1;
+  RowOrder order = solver == SolverKind::conjugate_gradient || tiled
+                       ? longest_first(ctx, rows, thresholds, DualRouting{dual_max, implicit})
+                       : RowOrder{DeviceScratch<int32_t>(ctx, 0), {}};
+  DeviceScratch<unsigned long long> next_row(ctx, 2 + std::size(kDualWarpCounts));
+  COHORT_CUDA_CHECK(cudaMemsetAsync(next_row.data(), 0, static_cast<size_t>(next_row.size()) * sizeof(unsigned long long),
+                                    ctx.stream()));
 
   if (solver == SolverKind::cholesky) {
     DeviceScratch<unsigned long long> failed(ctx, 1);
@@ -240,12 +385,34 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
     if (tiled) {
       COHORT_CHECK(tiled_shared_bytes(static_cast<int>(f)) <= optin,
                    "als_solve: f = {} needs more shared memory than the device has", f);
-      if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
-        launch_cholesky_tiled<160, 3>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
-      } else if (tiled_threads(static_cast<int>(f)) <= 160) {
-        launch_cholesky_tiled<160>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
-      } else {
-        launch_cholesky_tiled<544>(ctx, args, order.order.data(), next_row.data(), flag.data(), failed.data());
+      int64_t direct_rows = dual_max >= 0 ? order.above[0] : rows.rows;
+      const std::optional<DualInputs> dual =
+          direct_rows < rows.rows ? dual_inputs(ctx, y, args.gram, reg) : std::nullopt;
+      if (!dual) direct_rows = rows.rows;  // G is not positive definite: every row in the f x f form
+      const int32_t* o = order.order.data();
+      if (direct_rows > 0) {
+        if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
+          launch_cholesky_tiled<160, 3>(ctx, args, o, direct_rows, next_row.data(), flag.data(), failed.data());
+        } else if (tiled_threads(static_cast<int>(f)) <= 160) {
+          launch_cholesky_tiled<160>(ctx, args, o, direct_rows, next_row.data(), flag.data(), failed.data());
+        } else {
+          launch_cholesky_tiled<544>(ctx, args, o, direct_rows, next_row.data(), flag.data(), failed.data());
+        }
+      }
+      if (dual) {
+        // Band c: keys in (dual_max_nnz(dual_warps[c - 1]), dual_max_nnz(dual_warps[c])], at
+        // order[above[c + 1], above[c]) (above[c + 1] counts the direct rows too; for c = 0
+        // the band ends with the rows).
+        for (std::size_t c = dual_warps.size(); c-- > 0;) {
+          const int64_t first = order.above[c + 1];
+          const int64_t last = c == 0 ? rows.rows : order.above[c];
+          if (last <= first) continue;
+          COHORT_CHECK(dual_shared_bytes(dual_warps[c]) <= optin,
+                       "als_solve: the dual form's {} warps need more shared memory than the device has",
+                       dual_warps[c]);
+          launch_cholesky_dual(ctx, dual_warps[c], args, *dual, o + first, last - first, next_row.data() + 2 + c,
+                               flag.data(), failed.data());
+        }
       }
     } else {
       const int64_t shared = general_shared_bytes(static_cast<int>(f));
@@ -268,8 +435,8 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
     return;
   }
   // order: the split rows, then the block kernel's, then the warp kernel's.
-  const int64_t block_rows = warp_cg ? order.longer : rows.rows;
-  const int64_t split_rows = std::min(std::max<int64_t>(order.split, 0), block_rows);
+  const int64_t block_rows = warp_cg ? order.above[0] : rows.rows;
+  const int64_t split_rows = std::min(std::max<int64_t>(split_threshold >= 0 ? order.above[1] : 0, 0), block_rows);
   if (block_rows > 0) {
     const int warps = cg_block_warps;
     COHORT_CHECK(warps >= 1, "als_solve: f = {} needs more shared memory than the device has", f);

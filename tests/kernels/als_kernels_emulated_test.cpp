@@ -112,10 +112,10 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode, Kernel kernel,
       const unsigned threads = static_cast<unsigned>(cuda::tiled_threads(p.f));
       if (threads <= 160) {
         emu::launch(dim3(grid), dim3(threads), shared, cuda::als_cholesky_tiled_kernel<160>, args, order.data(),
-                    &next_row, &out.flag, &out.failed_row);
+                    p.rows.rows, &next_row, &out.flag, &out.failed_row);
       } else {
         emu::launch(dim3(grid), dim3(threads), shared, cuda::als_cholesky_tiled_kernel<544>, args, order.data(),
-                    &next_row, &out.flag, &out.failed_row);
+                    p.rows.rows, &next_row, &out.flag, &out.failed_row);
       }
       break;
     }

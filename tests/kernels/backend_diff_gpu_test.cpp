@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
@@ -445,6 +446,58 @@ TEST_F(BackendDiffGpu, AlsCgLongRows) {
         }
         EXPECT_TRUE(all_near(cg[0], cg[1], 5e-3, 5e-3)) << "conjugate gradient";
       }
+    }
+  }
+}
+
+// Cholesky rows of every length around f: the GPU solves those shorter than f in the dual
+// form, each band of lengths by its own kernel instance (als.cu, als_dual_kernels.cuh), the
+// rest in the f x f form.
+// f = 136: the bands of 1, 2, 3, 5 and 9 warps and the 544-thread f x f kernel all get rows.
+TEST_F(BackendDiffGpu, AlsCholeskyRowsOfEveryLength) {
+  for (auto& gpu : gpus_) {
+    for (AlsMode mode : {AlsMode::implicit, AlsMode::explicit_ratings}) {
+      const bool implicit = mode == AlsMode::implicit;
+      const int64_t f = 136;
+      SCOPED_TRACE("backend " + gpu->name() + (implicit ? " implicit" : " explicit"));
+      std::mt19937_64 rng(implicit ? 41 : 42);
+      const int64_t cols = 400;
+      std::uniform_real_distribution<float> value(implicit ? 1.0f : -2.0f, implicit ? 20.0f : 5.0f);
+      HostCsr rows;
+      rows.cols = cols;
+      std::vector<int32_t> all(static_cast<std::size_t>(cols));
+      std::iota(all.begin(), all.end(), 0);
+      std::vector<int64_t> lengths;
+      for (int64_t n = 0; n <= 150; n += small_mode() ? 9 : 3) lengths.push_back(n);
+      for (int64_t n : {int64_t{55}, int64_t{56}, int64_t{57}, int64_t{72}, int64_t{73}, int64_t{104},
+                        int64_t{105}, int64_t{128}, int64_t{129}, int64_t{135}, int64_t{136}})
+        lengths.push_back(n);
+      std::shuffle(lengths.begin(), lengths.end(), rng);
+      for (int64_t length : lengths) {
+        std::shuffle(all.begin(), all.end(), rng);
+        std::vector<int32_t> c(all.begin(), all.begin() + length);
+        std::sort(c.begin(), c.end());
+        std::vector<float> v;
+        for (std::size_t k = 0; k < c.size(); ++k) v.push_back(implicit && k % 6 == 1 ? 1.0f : value(rng));
+        rows.indices.insert(rows.indices.end(), c.begin(), c.end());
+        rows.values.insert(rows.values.end(), v.begin(), v.end());
+        rows.indptr.push_back(static_cast<int64_t>(rows.indices.size()));
+        ++rows.rows;
+      }
+      const int64_t n = rows.rows;
+      auto y = random_floats(rng, cols * f, -0.5f, 0.5f);
+      auto x0 = random_floats(rng, n * f, -0.1f, 0.1f);
+      std::vector<float> chol[2];
+      Backend* backends[2] = {cpu_.get(), gpu.get()};
+      for (int s = 0; s < 2; ++s) {
+        Backend& b = *backends[s];
+        BackendCsr dr(b, rows, true);
+        Buffer<float> dy(b, y), g(b, f * f), x(b, x0);
+        b.gram(dy.matrix(cols, f), g.data());
+        b.als_solve(dr.view, dy.matrix(cols, f), g.data(), 0.5f, mode, SolverKind::cholesky, 0, x.matrix(n, f));
+        chol[s] = x.to_host();
+      }
+      EXPECT_TRUE(all_near(chol[0], chol[1], 2e-3, 2e-3)) << "cholesky";
     }
   }
 }

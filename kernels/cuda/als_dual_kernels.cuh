@@ -1,0 +1,270 @@
+// iALS rows with fewer nonzeros than factors, solved in the dual (Woodbury) form: an n x n
+// system for a row of n nonzeros instead of the f x f one of als_kernels.cuh. Launched by
+// als.cu; tested on the CPU through the emulation (tests/kernels/als_dual_emulated_test.cpp).
+//
+// A row's system is (G + Y_u^T D Y_u) x = Y_u^T v, with G = [Y^T Y] + reg I, D = diag(w) the
+// weights (c - 1 implicit, 1 explicit) and v the values (c, or the ratings), Y_u the n rows
+// of Y the row touches. For any z with (I + D K) z = v, K = Y_u G^-1 Y_u^T,
+//   x = G^-1 Y_u^T z,  as  (G + Y_u^T D Y_u) G^-1 Y_u^T z = Y_u^T (I + D K) z = Y_u^T v.
+// Entries of weight 0 (the set O) have z_O = v_O. For the others (P), with S = D^1/2 (so
+// w >= 0 is required) and z_P = S q,
+//   M q = S^-1 v_P - S K_PO v_O,  M = I + S K_PP S,
+// M symmetric with eigenvalues >= 1: a Cholesky factorisation never fails on it. (z = v - S q'
+// with M q' = S K v is the same algebra, but its subtraction cancels when the row's terms
+// dominate G, as explicit ratings with a small reg do: errors of 1e-3 where this form keeps
+// 1e-6.) With
+// G = R R^T (R lower), K = Z_u Z_u^T for Z = Y R^-T, and x = sum_i z_i w_i for W = Y G^-1 =
+// Z R^-1. Z and W are computed once per half-step (two GEMMs over all of Y); then a row forms
+// M from n x n dot products of length f and factors it: n^2 f / 2 + n^3 / 6 multiply-adds,
+// against n f^2 / 2 + f^3 / 6 for the f x f system (at f = 128, n = 70: 0.37M against 0.92M).
+//
+// The block layout is that of the register-tiled kernel: each thread keeps one 8 x 8 tile of
+// M's lower triangle in registers, accumulated from Z_u staged transposed in shared memory
+// kDualChunk factors at a time, and tiles_cholesky_solve factors and solves in place. The
+// block is sized for its rows (kWarps), so that a row of 70 nonzeros (45 tiles) keeps two
+// warps busy rather than leaving most of the f x f kernel's five idle: als.cu launches one
+// instance for each band of row lengths.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "kernels/cuda/als_kernels.cuh"
+
+COHORT_CUDA_NAMESPACE_BEGIN
+
+constexpr int kDualChunk = 32;     // factors staged at a time
+// Weights at or below this count as 0 (the set O): their w y y^T term is below FP32's
+// resolution of any G, and S^-1 of them would overflow.
+constexpr float kDualZeroWeight = 1e-20f;
+constexpr int kDualMaxNnz = 256;   // the longest row the widest instance holds (32 tile rows)
+constexpr int kDualWarpCounts[] = {1, 2, 3, 5, 9, 17};  // the instances als.cu launches
+
+// The most tile rows a block of `threads` threads holds, a tile per thread.
+__host__ __device__ constexpr int dual_tile_rows(int threads) {
+  int t = 0;
+  while (lower_tiles(t + 1) <= threads) ++t;
+  return t;
+}
+// The longest row a block of `warps` warps solves.
+__host__ __device__ constexpr int dual_max_nnz(int warps) { return kTile * dual_tile_rows(32 * warps); }
+inline int64_t dual_shared_bytes(int warps) {
+  const int64_t padded = dual_max_nnz(warps);
+  // zt [kDualChunk][padded], g [kDualChunk]; v, sw, b, diag0, inv_diag, item [padded];
+  // two panels [kTile][padded]
+  return (kDualChunk * padded + kDualChunk + 6 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
+}
+// Z and W rows are padded to a multiple of 4 floats (zeros), so that they stage as float4.
+inline int64_t dual_ld(int f) { return (int64_t{f} + 3) / 4 * 4; }
+
+struct DualArgs {
+  const float* z;  // y_rows x ld: the rows of Y R^-T
+  const float* w;  // y_rows x ld: the rows of Y G^-1
+  int64_t ld;      // dual_ld(f)
+};
+
+// A pivot of G below this share of its diagonal: G is too close to singular for Z and W in
+// FP32 to keep enough correct digits, and every row takes the f x f form, where the row's own
+// terms can lift it.
+constexpr double kDualPivotRelativeFloor = 1e-6;
+
+// R^-1 (f x f, row-major, lower) for G = gram + reg I = R R^T, or nothing when a pivot falls
+// below kDualPivotRelativeFloor of its diagonal (or G is not finite). In double precision, on
+// the host: f^3 / 3 multiply-adds once per half-step. gram: f x f, null for explicit ratings.
+inline std::optional<std::vector<float>> inverse_cholesky_factor(const float* gram, int f, float reg) {
+  const auto n = static_cast<std::size_t>(f);
+  std::vector<double> r(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j <= i; ++j) {
+      double a = (gram != nullptr ? static_cast<double>(gram[i * n + j]) : 0.0) + (i == j ? reg : 0.0);
+      for (std::size_t k = 0; k < j; ++k) a -= r[i * n + k] * r[j * n + k];
+      if (i == j) {
+        const double diag = (gram != nullptr ? static_cast<double>(gram[i * n + i]) : 0.0) + reg;
+        if (!(a > kDualPivotRelativeFloor * diag) || !std::isfinite(a)) return std::nullopt;
+        r[i * n + i] = std::sqrt(a);
+      } else {
+        r[i * n + j] = a / r[j * n + j];
+      }
+    }
+  }
+  // Column j of R^-1 by forward substitution on e_j; each row's entries are read in order.
+  std::vector<double> inv(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    inv[i * n + i] = 1.0 / r[i * n + i];
+    for (std::size_t j = 0; j < i; ++j) {
+      double sum = 0.0;
+      for (std::size_t k = j; k < i; ++k) sum += r[i * n + k] * inv[k * n + j];
+      inv[i * n + j] = -sum / r[i * n + i];
+    }
+  }
+  return std::vector<float>(inv.begin(), inv.end());
+}
+
+// Rows order[0, count), each of at most dual_max_nnz(kWarps) nonzeros with weights >= 0 (als.cu
+// routes only those here), a block of kWarps warps each, taken from a shared counter. Built
+// for 128 registers a thread, as the f <= 128 tiled kernel is: at fewer the acc tile spills.
+template <int kWarps>
+__global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 1))
+    als_cholesky_dual_kernel(SolveArgs s, DualArgs d, const int32_t* order, int64_t count,
+                             unsigned long long* next_row, int* flag, unsigned long long* failed_row) {
+  constexpr int kMaxPadded = dual_max_nnz(kWarps);
+  COHORT_DYNAMIC_SHARED(float, shared);
+  __shared__ unsigned long long slot;
+  __shared__ int not_positive_definite;
+  float* zt = shared;                               // [kDualChunk][padded]: Z_u's factors, transposed
+  float* g = zt + kDualChunk * kMaxPadded;          // [kDualChunk]: Z_u^T v, the chunk's part
+  float* v = g + kDualChunk;                        // [padded]: the values
+  float* sw = v + kMaxPadded;                       // [padded]: square roots of the weights
+  float* b = sw + kMaxPadded;                       // [padded]: K v_O, then M's right side, q, z
+  float* diag0 = b + kMaxPadded;                    // [padded]
+  float* inv_diag = diag0 + kMaxPadded;             // [padded]
+  float* panels = inv_diag + kMaxPadded;            // 2 x [kTile][padded]
+  int* item = reinterpret_cast<int*>(panels + 2 * kTile * kMaxPadded);  // [padded]: Y's row, -1 none
+  const int f = s.f;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  constexpr int kThreads = 32 * kWarps;
+
+  for (;;) {
+    const int64_t u = claim_row(count, order, next_row, &slot);
+    if (u < 0) break;
+    if (tid == 0) not_positive_definite = 0;  // as in the tiled kernel: after claim_row's barriers
+    const int64_t begin = s.rows.indptr[u];
+    const int n = static_cast<int>(s.rows.indptr[u + 1] - begin);
+    COHORT_DEVICE_ASSERT(n <= kMaxPadded);
+    float* xu = s.x + u * s.x_ld;
+    if (n == 0) {
+      for (int e = tid; e < f; e += kThreads) xu[e] = 0.0f;
+      continue;
+    }
+    const int tile_rows = (n + kTile - 1) / kTile;
+    const int padded = tile_rows * kTile;
+    const TileSlot tile = tile_slot(tid, tile_rows);
+    const int r0 = tile.ti * kTile;
+    const int c0 = tile.tj * kTile;
+
+    // The entries; the padding (and a bad index) has no value and no weight, so it solves to 0.
+    for (int t = tid; t < padded; t += kThreads) {
+      int i = -1;
+      float val = 0.0f;
+      if (t < n) {
+        const int32_t col = s.rows.indices[begin + t];
+        if (col >= 0 && col < s.y_rows) {
+          i = col;
+          val = csr_value(s.rows.values, begin + t);
+        } else {
+          atomicOr(flag, kAlsBadIndex);
+        }
+      }
+      item[t] = i;
+      v[t] = val;
+      const float weight = i >= 0 ? entry_weight(s, val) : 0.0f;
+      sw[t] = weight > kDualZeroWeight ? sqrtf(weight) : 0.0f;  // 0: in O
+      b[t] = 0.0f;
+    }
+    float acc[kTile][kTile];
+    COHORT_UNROLL
+    for (int r = 0; r < kTile; ++r) {
+      COHORT_UNROLL
+      for (int c = 0; c < kTile; ++c) acc[r][c] = 0.0f;
+    }
+    __syncthreads();
+
+    for (int k0 = 0; k0 < f; k0 += kDualChunk) {
+      const int chunk = min(kDualChunk, f - k0);
+      const int quads = (chunk + 3) / 4;
+      // zt[k][t] = Z[item_t][k0 + k]: a lane per entry, so that the stores go to consecutive
+      // banks; each lane reads 16 bytes of its own row (its sectors stay in L1 for the next).
+      for (int t0 = 0; t0 < padded; t0 += 32) {
+        const int t = t0 + lane;
+        const int i = t < padded ? item[t] : -1;
+        for (int q = warp; q < quads; q += kWarps) {
+          float z4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          if (i >= 0) load4_aligned(d.z + i * d.ld + k0 + 4 * q, z4);
+          if (t < padded) {
+            COHORT_UNROLL
+            for (int e = 0; e < 4; ++e)
+              if (4 * q + e < chunk) zt[(4 * q + e) * padded + t] = z4[e];
+          }
+        }
+      }
+      __syncthreads();
+      // g = Z_O^T v_O over the chunk: a warp per factor, lanes along the entries (no bank
+      // conflicts).
+      for (int k = warp; k < chunk; k += kWarps) {
+        float sum = 0.0f;
+        for (int t = lane; t < n; t += 32) sum += sw[t] == 0.0f ? v[t] * zt[k * padded + t] : 0.0f;
+        sum = warp_sum(sum);
+        if (lane == 0) g[k] = sum;
+      }
+      if (tile.owner) {
+        for (int k = 0; k < chunk; ++k) {
+          float p[kTile];
+          float q[kTile];
+          load8_aligned(zt + k * padded + r0, p);
+          load8_aligned(zt + k * padded + c0, q);
+          COHORT_UNROLL
+          for (int r = 0; r < kTile; ++r) {
+            COHORT_UNROLL
+            for (int c = 0; c < kTile; ++c) acc[r][c] += p[r] * q[c];
+          }
+        }
+      }
+      __syncthreads();
+      // (K v_O)_t = z_t . Z_O^T v_O, this chunk's factors of it.
+      for (int t = tid; t < n; t += kThreads) {
+        float sum = 0.0f;
+        for (int k = 0; k < chunk; ++k) sum += zt[k * padded + t] * g[k];
+        b[t] += sum;
+      }
+      __syncthreads();  // before the next chunk is staged over zt and g
+    }
+
+    // M = I + S K S on the tiles (the rows and columns of O are the identity's), and its
+    // right-hand side S^-1 v - S K v_O on P, 0 on O.
+    if (tile.owner) {
+      COHORT_UNROLL
+      for (int r = 0; r < kTile; ++r) {
+        COHORT_UNROLL
+        for (int c = 0; c < kTile; ++c) {
+          const int p = r0 + r;
+          const int q = c0 + c;
+          acc[r][c] = acc[r][c] * (sw[p] * sw[q]) + (p == q ? 1.0f : 0.0f);
+        }
+      }
+    }
+    for (int t = tid; t < padded; t += kThreads) b[t] = sw[t] > 0.0f ? v[t] / sw[t] - sw[t] * b[t] : 0.0f;
+    __syncthreads();
+    if (!tiles_cholesky_solve(acc, tile, tile_rows, b, diag0, inv_diag, panels, &not_positive_definite)) {
+      // M's eigenvalues are >= 1: only a non-finite input gets here.
+      if (tid == 0) atomicMin(failed_row, static_cast<unsigned long long>(u));
+      for (int e = tid; e < f; e += kThreads) xu[e] = 0.0f;
+      continue;
+    }
+    for (int t = tid; t < padded; t += kThreads) b[t] = sw[t] > 0.0f ? sw[t] * b[t] : v[t];  // z
+    __syncthreads();
+    // x = sum_t z_t W[item_t]: coalesced across the factors, four rows in flight.
+    for (int e = tid; e < f; e += kThreads) {
+      float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      int t = 0;
+      for (; t + 4 <= n; t += 4) {
+        COHORT_UNROLL
+        for (int q = 0; q < 4; ++q) {
+          const int i = item[t + q];
+          sum[q] += i >= 0 ? b[t + q] * d.w[i * d.ld + e] : 0.0f;
+        }
+      }
+      for (; t < n; ++t) {
+        const int i = item[t];
+        sum[0] += i >= 0 ? b[t] * d.w[i * d.ld + e] : 0.0f;
+      }
+      xu[e] = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    }
+  }
+}
+
+COHORT_CUDA_NAMESPACE_END
