@@ -267,6 +267,28 @@ struct Sizes {
   int reps;
 };
 
+// The FLOPs of one Cholesky half-step over `rows` as the GPU solves it: a row of n nonzeros
+// forms and factors its f x f system (n f^2 + f^3 / 3), or with `dual` and n < f the n x n
+// one (n^2 f + n^3 / 3, plus 4 n f for its right side and x, and once 4 y_rows f^2 for the
+// GEMMs that give Z and W: kernels/cuda/als_dual_kernels.cuh).
+double cholesky_half_flops(const HostCsr& rows, int64_t y_rows, int64_t f, bool dual) {
+  double flops = 0;
+  bool any_dual = false;
+  for (int64_t u = 0; u < rows.rows; ++u) {
+    const double n = static_cast<double>(rows.indptr[u + 1] - rows.indptr[u]);
+    const double fd = static_cast<double>(f);
+    if (n == 0) continue;
+    if (dual && n < fd && n <= 256) {  // 256: kDualMaxNnz, kernels/cuda/als_dual_kernels.cuh
+      flops += n * n * fd + n * n * n / 3.0 + 4.0 * n * fd;
+      any_dual = true;
+    } else {
+      flops += n * fd * fd + fd * fd * fd / 3.0;
+    }
+  }
+  if (any_dual) flops += 4.0 * static_cast<double>(y_rows) * static_cast<double>(f * f);
+  return flops;
+}
+
 enum class Scale { full, quick, tiny };
 
 // tf32: k-means distances on TF32 tensor cores (--tf32).
@@ -356,7 +378,9 @@ void run(Scale scale) {
       }
       const double nnz2 = 2.0 * ui.nnz();  // both half-steps
       const double rows2 = static_cast<double>(ui.rows + ui.cols);
-      r.flops = cg ? 4.0 * (4.0 * f * nnz2 + 2.0 * f * f * rows2) : nnz2 * f * f + rows2 * f * f * f / 3.0;
+      const double direct_flops = cholesky_half_flops(ui, ui.cols, f, false) + cholesky_half_flops(iu, ui.rows, f, false);
+      r.flops = cg ? 4.0 * (4.0 * f * nnz2 + 2.0 * f * f * rows2)
+                   : cholesky_half_flops(ui, ui.cols, f, true) + cholesky_half_flops(iu, ui.rows, f, true);
       auto goal = [&](double gpu_ms) {
         return cg ? std::string("< 20 ms per iteration")
                   : "15 iterations < 500 ms: " + std::to_string(15 * gpu_ms) + " ms";
@@ -365,14 +389,14 @@ void run(Scale scale) {
       table.add(r);
       // The same iteration on the GPU with another path chosen by an environment variable.
       auto other_path = [&](const std::string& name, const char* variable, const char* value, int reps,
-                            bool with_goal) {
+                            bool with_goal, double flops = -1) {
         Row row{name, als_size};
         BackendCsr du(*gpu, ui), di(*gpu, iu);
         Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
         setenv(variable, value, 1);
         row.gpu_ms = median_ms(*gpu, reps, [&] { iteration(*gpu, du, di, xu, xi, g, solver, ui.rows, ui.cols); });
         unsetenv(variable);
-        row.flops = r.flops;
+        row.flops = flops >= 0 ? flops : r.flops;
         if (with_goal) row.goal = goal(row.gpu_ms);
         table.add(row);
       };
@@ -386,9 +410,28 @@ void run(Scale scale) {
         // The tiled kernel built for 2 blocks a multiprocessor (the default until session 7);
         // session 1's kernel (element-wise build, column-by-column factoring), on the same
         // input (als.cu).
+        // Every row in the f x f form (the default until session 9: rows shorter than f now
+        // solve the n x n dual system), then the users' half-step alone in each form.
+        other_path("iALS iteration (Cholesky, f x f for every row: COHORT_ALS_DUAL=off)", "COHORT_ALS_DUAL", "off",
+                   z.reps, true, direct_flops);
+        for (const bool dual : {true, false}) {
+          Row half{dual ? "iALS users half-step (Cholesky)" : "iALS users half-step (Cholesky, COHORT_ALS_DUAL=off)", als_size};
+          BackendCsr du(*gpu, ui);
+          Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, f * f);
+          gpu->gram(xi.matrix(ui.cols, f), g.data());
+          if (!dual) setenv("COHORT_ALS_DUAL", "off", 1);
+          half.gpu_ms = median_ms(*gpu, z.reps, [&] {
+            gpu->als_solve(du.view, xi.matrix(ui.cols, f), g.data(), 0.1f, AlsMode::implicit, SolverKind::cholesky, 3,
+                           xu.matrix(ui.rows, f));
+          });
+          unsetenv("COHORT_ALS_DUAL");
+          half.flops = cholesky_half_flops(ui, ui.cols, f, dual);
+          table.add(half);
+        }
         other_path("iALS iteration (Cholesky, 2 blocks/SM: COHORT_ALS_CHOLESKY=tiled2)", "COHORT_ALS_CHOLESKY",
                    "tiled2", z.reps, true);
-        other_path("iALS iteration (Cholesky, general kernel)", "COHORT_ALS_CHOLESKY", "general", 1, false);
+        other_path("iALS iteration (Cholesky, general kernel)", "COHORT_ALS_CHOLESKY", "general", 1, false,
+                   direct_flops);
       }
     }
     // f = 256, the widest the register-tiled Cholesky serves: its 544 threads leave ptxas 96
@@ -400,8 +443,11 @@ void run(Scale scale) {
       const HostCsr si = transpose(su);
       const std::string size = dims({su.rows, su.cols}) + ", " + std::to_string(su.nnz()) + " nnz, f 256";
       auto yu = random_floats(su.rows * wide, -0.1f, 0.1f, 18), yi = random_floats(su.cols * wide, -0.1f, 0.1f, 19);
-      const double flops = 2.0 * su.nnz() * wide * wide + static_cast<double>(su.rows + su.cols) * wide * wide * wide / 3.0;
       for (const bool general : {false, true}) {
+        // The general kernel solves every row in the f x f form; the default, rows shorter than
+        // f in the dual one.
+        const double flops = cholesky_half_flops(su, su.cols, wide, !general) +
+                             cholesky_half_flops(si, su.rows, wide, !general);
         Row w{general ? "iALS iteration (Cholesky, general) f 256" : "iALS iteration (Cholesky) f 256", size};
         BackendCsr du(*gpu, su), di(*gpu, si);
         Buffer<float> xu(*gpu, yu), xi(*gpu, yi), g(*gpu, wide * wide);

@@ -53,9 +53,9 @@ __host__ __device__ constexpr int dual_tile_rows(int threads) {
 __host__ __device__ constexpr int dual_max_nnz(int warps) { return kTile * dual_tile_rows(32 * warps); }
 inline int64_t dual_shared_bytes(int warps) {
   const int64_t padded = dual_max_nnz(warps);
-  // zt [kDualChunk][padded], g [kDualChunk]; v, sw, b, diag0, inv_diag, item [padded];
-  // two panels [kTile][padded]
-  return (kDualChunk * padded + kDualChunk + 6 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
+  // zt [kDualChunk][padded] (then part, [padded / kTile][padded]); v, sw, b, diag0,
+  // inv_diag, item [padded]; two panels [kTile][padded]
+  return (kDualChunk * padded + 6 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
 }
 // Z and W rows are padded to a multiple of 4 floats (zeros), so that they stage as float4.
 inline int64_t dual_ld(int f) { return (int64_t{f} + 3) / 4 * 4; }
@@ -74,33 +74,48 @@ constexpr double kDualPivotRelativeFloor = 1e-6;
 // R^-1 (f x f, row-major, lower) for G = gram + reg I = R R^T, or nothing when a pivot falls
 // below kDualPivotRelativeFloor of its diagonal (or G is not finite). In double precision, on
 // the host: f^3 / 3 multiply-adds once per half-step. gram: f x f, null for explicit ratings.
+// sum_k a[k] b[k] in four independent sums, so that the adds do not wait on each other.
+inline double dot_in_four(const double* a, const double* b, std::size_t n) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    for (std::size_t q = 0; q < 4; ++q) s[q] += a[k + q] * b[k + q];
+  }
+  for (; k < n; ++k) s[0] += a[k] * b[k];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 inline std::optional<std::vector<float>> inverse_cholesky_factor(const float* gram, int f, float reg) {
   const auto n = static_cast<std::size_t>(f);
-  std::vector<double> r(n * n, 0.0);
+  auto g = [&](std::size_t i, std::size_t j) {
+    return (gram != nullptr ? static_cast<double>(gram[i * n + j]) : 0.0) + (i == j ? double{reg} : 0.0);
+  };
+  std::vector<double> r(n * n, 0.0);  // row-major lower: rows i and j share their first j entries
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j <= i; ++j) {
-      double a = (gram != nullptr ? static_cast<double>(gram[i * n + j]) : 0.0) + (i == j ? reg : 0.0);
-      for (std::size_t k = 0; k < j; ++k) a -= r[i * n + k] * r[j * n + k];
+      const double a = g(i, j) - dot_in_four(&r[i * n], &r[j * n], j);
       if (i == j) {
-        const double diag = (gram != nullptr ? static_cast<double>(gram[i * n + i]) : 0.0) + reg;
-        if (!(a > kDualPivotRelativeFloor * diag) || !std::isfinite(a)) return std::nullopt;
+        if (!(a > kDualPivotRelativeFloor * g(i, i)) || !std::isfinite(a)) return std::nullopt;
         r[i * n + i] = std::sqrt(a);
       } else {
         r[i * n + j] = a / r[j * n + j];
       }
     }
   }
-  // Column j of R^-1 by forward substitution on e_j; each row's entries are read in order.
-  std::vector<double> inv(n * n, 0.0);
-  for (std::size_t i = 0; i < n; ++i) {
-    inv[i * n + i] = 1.0 / r[i * n + i];
-    for (std::size_t j = 0; j < i; ++j) {
-      double sum = 0.0;
-      for (std::size_t k = j; k < i; ++k) sum += r[i * n + k] * inv[k * n + j];
-      inv[i * n + j] = -sum / r[i * n + i];
+  // Column j of R^-1 by forward substitution on e_j, kept contiguous (x below), so that each
+  // step is a dot product of two contiguous runs; stored transposed, then turned back.
+  std::vector<double> x(n, 0.0);
+  std::vector<float> inv(n * n, 0.0f);
+  for (std::size_t j = 0; j < n; ++j) {
+    std::fill(x.begin(), x.end(), 0.0);
+    x[j] = 1.0 / r[j * n + j];
+    inv[j * n + j] = static_cast<float>(x[j]);
+    for (std::size_t i = j + 1; i < n; ++i) {
+      x[i] = -dot_in_four(&r[i * n + j], &x[j], i - j) / r[i * n + i];
+      inv[i * n + j] = static_cast<float>(x[i]);
     }
   }
-  return std::vector<float>(inv.begin(), inv.end());
+  return inv;
 }
 
 // Rows order[0, count), each of at most dual_max_nnz(kWarps) nonzeros with weights >= 0 (als.cu
@@ -115,19 +130,22 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
   __shared__ unsigned long long slot;
   __shared__ int not_positive_definite;
   float* zt = shared;                               // [kDualChunk][padded]: Z_u's factors, transposed
-  float* g = zt + kDualChunk * kMaxPadded;          // [kDualChunk]: Z_u^T v, the chunk's part
-  float* v = g + kDualChunk;                        // [padded]: the values
-  float* sw = v + kMaxPadded;                       // [padded]: square roots of the weights
-  float* b = sw + kMaxPadded;                       // [padded]: K v_O, then M's right side, q, z
+  float* part = zt;                                 // [tile_rows][tile_rows][kTile], after zt: K v_O's parts
+  float* v = zt + kDualChunk * kMaxPadded;          // [padded]: the values
+  float* sw = v + kMaxPadded;                       // [padded]: square roots of the weights, 0 in O
+  float* b = sw + kMaxPadded;                       // [padded]: v_O, then M's right side, q, z
   float* diag0 = b + kMaxPadded;                    // [padded]
   float* inv_diag = diag0 + kMaxPadded;             // [padded]
   float* panels = inv_diag + kMaxPadded;            // 2 x [kTile][padded]
   int* item = reinterpret_cast<int*>(panels + 2 * kTile * kMaxPadded);  // [padded]: Y's row, -1 none
+  static_assert(kMaxPadded / kTile <= kDualChunk, "part ([tile rows]^2 x kTile) must fit in zt");
   const int f = s.f;
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid & 31;
   const int warp = tid >> 5;
   constexpr int kThreads = 32 * kWarps;
+  constexpr int kQuads = kDualChunk / 4;                      // float4 a row's chunk of Z has
+  constexpr int kQuadsPerWarp = (kQuads + kWarps - 1) / kWarps;  // a lane's loads in flight
 
   for (;;) {
     const int64_t u = claim_row(count, order, next_row, &slot);
@@ -163,8 +181,8 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
       item[t] = i;
       v[t] = val;
       const float weight = i >= 0 ? entry_weight(s, val) : 0.0f;
-      sw[t] = weight > kDualZeroWeight ? sqrtf(weight) : 0.0f;  // 0: in O
-      b[t] = 0.0f;
+      sw[t] = weight > kDualZeroWeight ? sqrtf(weight) : 0.0f;
+      b[t] = sw[t] == 0.0f ? val : 0.0f;  // v_O
     }
     float acc[kTile][kTile];
     COHORT_UNROLL
@@ -174,33 +192,32 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
     }
     __syncthreads();
 
+    // K = Z_u Z_u^T on the tiles, kDualChunk factors at a time.
     for (int k0 = 0; k0 < f; k0 += kDualChunk) {
       const int chunk = min(kDualChunk, f - k0);
-      const int quads = (chunk + 3) / 4;
       // zt[k][t] = Z[item_t][k0 + k]: a lane per entry, so that the stores go to consecutive
-      // banks; each lane reads 16 bytes of its own row (its sectors stay in L1 for the next).
+      // banks; a lane's loads (16 bytes of its own row each) all issue before its stores.
       for (int t0 = 0; t0 < padded; t0 += 32) {
         const int t = t0 + lane;
         const int i = t < padded ? item[t] : -1;
-        for (int q = warp; q < quads; q += kWarps) {
-          float z4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-          if (i >= 0) load4_aligned(d.z + i * d.ld + k0 + 4 * q, z4);
-          if (t < padded) {
+        float z4[kQuadsPerWarp][4];
+        COHORT_UNROLL
+        for (int j = 0; j < kQuadsPerWarp; ++j) {
+          const int q = warp + j * kWarps;
+          z4[j][0] = z4[j][1] = z4[j][2] = z4[j][3] = 0.0f;
+          if (i >= 0 && q < kQuads && 4 * q < chunk) load4_aligned(d.z + i * d.ld + k0 + 4 * q, z4[j]);
+        }
+        if (t < padded) {
+          COHORT_UNROLL
+          for (int j = 0; j < kQuadsPerWarp; ++j) {
+            const int q = warp + j * kWarps;
             COHORT_UNROLL
             for (int e = 0; e < 4; ++e)
-              if (4 * q + e < chunk) zt[(4 * q + e) * padded + t] = z4[e];
+              if (q < kQuads && 4 * q + e < chunk) zt[(4 * q + e) * padded + t] = z4[j][e];
           }
         }
       }
       __syncthreads();
-      // g = Z_O^T v_O over the chunk: a warp per factor, lanes along the entries (no bank
-      // conflicts).
-      for (int k = warp; k < chunk; k += kWarps) {
-        float sum = 0.0f;
-        for (int t = lane; t < n; t += 32) sum += sw[t] == 0.0f ? v[t] * zt[k * padded + t] : 0.0f;
-        sum = warp_sum(sum);
-        if (lane == 0) g[k] = sum;
-      }
       if (tile.owner) {
         for (int k = 0; k < chunk; ++k) {
           float p[kTile];
@@ -214,18 +231,40 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
           }
         }
       }
-      __syncthreads();
-      // (K v_O)_t = z_t . Z_O^T v_O, this chunk's factors of it.
-      for (int t = tid; t < n; t += kThreads) {
-        float sum = 0.0f;
-        for (int k = 0; k < chunk; ++k) sum += zt[k * padded + t] * g[k];
-        b[t] += sum;
-      }
-      __syncthreads();  // before the next chunk is staged over zt and g
+      __syncthreads();  // before the next chunk is staged over zt (and part, after the last)
     }
 
-    // M = I + S K S on the tiles (the rows and columns of O are the identity's), and its
-    // right-hand side S^-1 v - S K v_O on P, 0 on O.
+    // K v_O from the tiles: tile (I, J) gives block I its K_IJ v_O,J and, below the diagonal,
+    // block J its K_IJ^T v_O,I; each (block, tile) pair has its own slot of `part`, summed in
+    // a fixed order below (no atomics: the result is the same from run to run).
+    if (tile.owner) {
+      float vi[kTile];
+      float vj[kTile];
+      load8_aligned(b + r0, vi);
+      load8_aligned(b + c0, vj);
+      float to_i[kTile];
+      float to_j[kTile];
+      COHORT_UNROLL
+      for (int r = 0; r < kTile; ++r) {
+        to_i[r] = 0.0f;
+        to_j[r] = 0.0f;
+      }
+      COHORT_UNROLL
+      for (int r = 0; r < kTile; ++r) {
+        COHORT_UNROLL
+        for (int c = 0; c < kTile; ++c) {
+          to_i[r] += acc[r][c] * vj[c];
+          to_j[c] += acc[r][c] * vi[r];
+        }
+      }
+      COHORT_UNROLL
+      for (int r = 0; r < kTile; ++r) part[(tile.ti * tile_rows + tile.tj) * kTile + r] = to_i[r];
+      if (tile.ti != tile.tj) {
+        COHORT_UNROLL
+        for (int c = 0; c < kTile; ++c) part[(tile.tj * tile_rows + tile.ti) * kTile + c] = to_j[c];
+      }
+    }
+    // M = I + S K S on the tiles (the rows and columns of O are the identity's).
     if (tile.owner) {
       COHORT_UNROLL
       for (int r = 0; r < kTile; ++r) {
@@ -237,7 +276,14 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
         }
       }
     }
-    for (int t = tid; t < padded; t += kThreads) b[t] = sw[t] > 0.0f ? v[t] / sw[t] - sw[t] * b[t] : 0.0f;
+    __syncthreads();
+    // M's right-hand side: S^-1 v - S K v_O on P, 0 on O.
+    for (int t = tid; t < padded; t += kThreads) {
+      const int block = t / kTile;
+      float kv = 0.0f;
+      for (int j = 0; j < tile_rows; ++j) kv += part[(block * tile_rows + j) * kTile + t % kTile];
+      b[t] = sw[t] > 0.0f ? v[t] / sw[t] - sw[t] * kv : 0.0f;
+    }
     __syncthreads();
     if (!tiles_cholesky_solve(acc, tile, tile_rows, b, diag0, inv_diag, panels, &not_positive_definite)) {
       // M's eigenvalues are >= 1: only a non-finite input gets here.
@@ -247,13 +293,16 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
     }
     for (int t = tid; t < padded; t += kThreads) b[t] = sw[t] > 0.0f ? sw[t] * b[t] : v[t];  // z
     __syncthreads();
-    // x = sum_t z_t W[item_t]: coalesced across the factors, four rows in flight.
+    // x = sum_t z_t W[item_t]: coalesced across the factors, kXInFlight rows in flight.
+    constexpr int kXInFlight = 8;
     for (int e = tid; e < f; e += kThreads) {
-      float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      float sum[kXInFlight];
+      COHORT_UNROLL
+      for (int q = 0; q < kXInFlight; ++q) sum[q] = 0.0f;
       int t = 0;
-      for (; t + 4 <= n; t += 4) {
+      for (; t + kXInFlight <= n; t += kXInFlight) {
         COHORT_UNROLL
-        for (int q = 0; q < 4; ++q) {
+        for (int q = 0; q < kXInFlight; ++q) {
           const int i = item[t + q];
           sum[q] += i >= 0 ? b[t + q] * d.w[i * d.ld + e] : 0.0f;
         }
@@ -262,7 +311,10 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
         const int i = item[t];
         sum[0] += i >= 0 ? b[t] * d.w[i * d.ld + e] : 0.0f;
       }
-      xu[e] = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+      float total = 0.0f;
+      COHORT_UNROLL
+      for (int q = 0; q < kXInFlight; ++q) total += sum[q];
+      xu[e] = total;
     }
   }
 }
