@@ -196,34 +196,36 @@ void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int3
                 failed);
 }
 
-// Z = Y R^-T and W = Z R^-1 for G = gram + reg I = R R^T, the dual form's inputs; nothing when
-// G is not positive definite, and then every row takes the f x f form. R^-1 comes from the
-// host (inverse_cholesky_factor, f^3 / 3 multiply-adds in double), the rest from two GEMMs.
+// The dual form's inputs (als_dual_kernels.cuh): Z = Y R^-T and W = Z R^-1 for
+// G = gram + reg I = R R^T. R^-1 comes from the host (inverse_cholesky_factor, f^3 / 3
+// multiply-adds in double), the rest from two GEMMs.
 struct DualInputs {
   DeviceScratch<float> z;
   DeviceScratch<float> w;
   int64_t ld = 0;
 };
 
-std::optional<DualInputs> dual_inputs(DeviceContext& ctx, MatrixView<const float> y, const float* gram, float reg) {
+// gram (f x f, or null for explicit ratings) on the host: a synchronising copy.
+std::vector<float> download_gram(DeviceContext& ctx, const float* gram, int64_t f) {
+  std::vector<float> host;
+  if (gram == nullptr) return host;
+  host.resize(static_cast<std::size_t>(f * f));
+  COHORT_CUDA_CHECK(
+      cudaMemcpyAsync(host.data(), gram, host.size() * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream()));
+  ctx.synchronize();
+  return host;
+}
+
+DualInputs dual_inputs(DeviceContext& ctx, MatrixView<const float> y, const std::vector<float>& rinv) {
   const int64_t f = y.cols;
-  std::vector<float> host_gram;
-  if (gram != nullptr) {
-    host_gram.resize(static_cast<std::size_t>(f * f));
-    COHORT_CUDA_CHECK(cudaMemcpyAsync(host_gram.data(), gram, host_gram.size() * sizeof(float),
-                                      cudaMemcpyDeviceToHost, ctx.stream()));
-    ctx.synchronize();
-  }
-  const std::optional<std::vector<float>> rinv =
-      inverse_cholesky_factor(gram != nullptr ? host_gram.data() : nullptr, static_cast<int>(f), reg);
-  if (!rinv) return std::nullopt;
   COHORT_CHECK(y.rows <= INT32_MAX && y.ld <= INT32_MAX, "als_solve: y is too large for cuBLAS");
   const int64_t ld = dual_ld(static_cast<int>(f));
   DualInputs out{DeviceScratch<float>(ctx, std::max<int64_t>(1, y.rows) * ld),
                  DeviceScratch<float>(ctx, std::max<int64_t>(1, y.rows) * ld), ld};
   if (y.rows == 0) return out;
   DeviceScratch<float> device_rinv(ctx, f * f);
-  COHORT_CUDA_CHECK(cudaMemcpyAsync(device_rinv.data(), rinv->data(), rinv->size() * sizeof(float),
+  // A copy from pageable memory has read the host buffer when it returns.
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(device_rinv.data(), rinv.data(), rinv.size() * sizeof(float),
                                     cudaMemcpyHostToDevice, ctx.stream()));
   // Row-major n x f matrices read column-major are their transposes: Z^T = R^-1 Y^T, W^T =
   // R^-T Z^T, and row-major R^-1 read column-major is R^-T.
@@ -235,7 +237,7 @@ std::optional<DualInputs> dual_inputs(DeviceContext& ctx, MatrixView<const float
                                   y.data, static_cast<int>(y.ld), &zero, out.z.data(), static_cast<int>(ld)));
   COHORT_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_N, fi, items, fi, &one, device_rinv.data(), fi,
                                   out.z.data(), static_cast<int>(ld), &zero, out.w.data(), static_cast<int>(ld)));
-  return out;  // a copy from pageable memory has read it before returning: rinv may go
+  return out;
 }
 
 template <int kWarps>
@@ -385,18 +387,32 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
     if (tiled) {
       COHORT_CHECK(tiled_shared_bytes(static_cast<int>(f)) <= optin,
                    "als_solve: f = {} needs more shared memory than the device has", f);
-      int64_t direct_rows = dual_max >= 0 ? order.above[0] : rows.rows;
-      const std::optional<DualInputs> dual =
-          direct_rows < rows.rows ? dual_inputs(ctx, y, args.gram, reg) : std::nullopt;
-      if (!dual) direct_rows = rows.rows;  // G is not positive definite: every row in the f x f form
+      const int64_t direct_rows = dual_max >= 0 ? order.above[0] : rows.rows;
       const int32_t* o = order.order.data();
-      if (direct_rows > 0) {
+      auto launch_tiled = [&](int64_t first, int64_t count, unsigned long long* next) {
+        if (count <= 0) return;
         if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
-          launch_cholesky_tiled<160, 3>(ctx, args, o, direct_rows, next_row.data(), flag.data(), failed.data());
+          launch_cholesky_tiled<160, 3>(ctx, args, o + first, count, next, flag.data(), failed.data());
         } else if (tiled_threads(static_cast<int>(f)) <= 160) {
-          launch_cholesky_tiled<160>(ctx, args, o, direct_rows, next_row.data(), flag.data(), failed.data());
+          launch_cholesky_tiled<160>(ctx, args, o + first, count, next, flag.data(), failed.data());
         } else {
-          launch_cholesky_tiled<544>(ctx, args, o, direct_rows, next_row.data(), flag.data(), failed.data());
+          launch_cholesky_tiled<544>(ctx, args, o + first, count, next, flag.data(), failed.data());
+        }
+      };
+      // G goes to the host before the f x f rows are launched, so that R^-1 is computed there
+      // while the GPU solves them.
+      const std::vector<float> host_gram =
+          direct_rows < rows.rows ? download_gram(ctx, args.gram, f) : std::vector<float>{};
+      launch_tiled(0, direct_rows, next_row.data());
+      std::optional<DualInputs> dual;
+      if (direct_rows < rows.rows) {
+        const std::optional<std::vector<float>> rinv =
+            inverse_cholesky_factor(args.gram != nullptr ? host_gram.data() : nullptr, static_cast<int>(f), reg);
+        if (rinv) {
+          dual.emplace(dual_inputs(ctx, y, *rinv));
+        } else {
+          // G is too close to singular: the rest in the f x f form too.
+          launch_tiled(direct_rows, rows.rows - direct_rows, next_row.data() + 1);
         }
       }
       if (dual) {

@@ -967,6 +967,25 @@ TEST_F(BackendDiffGpu, BadInputThrows) {
     EXPECT_THROW(b.als_solve(rows.view, y.matrix(2, 3), nullptr, 0.0f, AlsMode::explicit_ratings,
                              SolverKind::cholesky, 0, xs.matrix(1, 3)),
                  Error);
+    // The same beside rows that are solvable: with G = 0 the dual form is refused and every
+    // row takes the f x f form (als.cu); the error names the short row.
+    {
+      HostCsr mixed;
+      mixed.rows = 3;
+      mixed.cols = 4;
+      mixed.indptr = {0, 4, 8, 9};
+      mixed.indices = {0, 1, 2, 3, 0, 1, 2, 3, 2};
+      mixed.values = {1, 2, 3, 4, 4, 3, 2, 1, 5};
+      BackendCsr mr(b, mixed, true);
+      Buffer<float> my(b, std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}), mx(b, 9);
+      try {
+        b.als_solve(mr.view, my.matrix(4, 3), nullptr, 0.0f, AlsMode::explicit_ratings, SolverKind::cholesky, 0,
+                    mx.matrix(3, 3));
+        ADD_FAILURE() << "no error for a singular row";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("row 2 "), std::string::npos) << e.what();
+      }
+    }
   }
 }
 
