@@ -428,6 +428,10 @@ void run(Scale scale) {
           half.flops = cholesky_half_flops(ui, ui.cols, f, dual);
           table.add(half);
         }
+        // The f x f systems' build on the tensor cores in split TF32 (session 9, opt-in): the
+        // items' half-step is all f x f rows of hundreds to tens of thousands of nonzeros.
+        other_path("iALS iteration (Cholesky, tensor-core build: COHORT_ALS_BUILD=tensor)", "COHORT_ALS_BUILD", "tensor",
+                   z.reps, true);
         other_path("iALS iteration (Cholesky, 2 blocks/SM: COHORT_ALS_CHOLESKY=tiled2)", "COHORT_ALS_CHOLESKY",
                    "tiled2", z.reps, true);
         other_path("iALS iteration (Cholesky, general kernel)", "COHORT_ALS_CHOLESKY", "general", 1, false,

@@ -49,6 +49,14 @@ int64_t dual_max_nnz_for(int64_t f) {
   return limit >= 1 ? limit : -1;
 }
 
+// COHORT_ALS_BUILD=tensor forms the f x f systems' sum_i w y_i y_i^T on the TF32 tensor cores
+// in split TF32 (als_tensor_build.cuh: FP32's accuracy, three MMAs where the FP32 build spends
+// 64 FMAs a thread per nonzero), for f <= 128 on sm_80 and later; opt-in until a GPU has
+// timed it (gpu_ops).
+bool tensor_build_enabled(const DeviceContext& ctx, int64_t f) {
+  return env_is("COHORT_ALS_BUILD", "tensor") && ctx.properties().major >= 8 && tensor_build_fits(static_cast<int>(f));
+}
+
 // COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
 bool warp_cg_enabled() { return !env_is("COHORT_ALS_CG", "block"); }
 
@@ -184,12 +192,12 @@ void allow_shared(Kernel kernel, int64_t bytes) {
   COHORT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
-template <int kMaxThreads, int kMinBlocks = 1>
+template <int kMaxThreads, int kMinBlocks = 1, bool kTensorBuild = false>
 void launch_cholesky_tiled(DeviceContext& ctx, const SolveArgs& args, const int32_t* order, int64_t count,
                            unsigned long long* next_row, int* flag, unsigned long long* failed) {
-  auto kernel = als_cholesky_tiled_kernel<kMaxThreads, kMinBlocks>;
+  auto kernel = als_cholesky_tiled_kernel<kMaxThreads, kMinBlocks, kTensorBuild>;
   const int threads = tiled_threads(args.f);
-  const int64_t shared = tiled_shared_bytes(args.f);
+  const int64_t shared = tiled_shared_bytes(args.f, kTensorBuild);
   allow_shared(kernel, shared);
   const unsigned grid = resident_grid(ctx, kernel, threads, shared, count);
   launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args, order, count, next_row, flag,
@@ -391,7 +399,9 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
       const int32_t* o = order.order.data();
       auto launch_tiled = [&](int64_t first, int64_t count, unsigned long long* next) {
         if (count <= 0) return;
-        if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
+        if (tensor_build_enabled(ctx, f)) {
+          launch_cholesky_tiled<160, 3, true>(ctx, args, o + first, count, next, flag.data(), failed.data());
+        } else if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
           launch_cholesky_tiled<160, 3>(ctx, args, o + first, count, next, flag.data(), failed.data());
         } else if (tiled_threads(static_cast<int>(f)) <= 160) {
           launch_cholesky_tiled<160>(ctx, args, o + first, count, next, flag.data(), failed.data());

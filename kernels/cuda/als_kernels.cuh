@@ -14,13 +14,14 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/als_tensor_build.cuh"
+#include "kernels/cuda/als_tiles.cuh"
 #include "kernels/cuda/device_functions.cuh"
 #include "kernels/views.hpp"
 
 COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kAlsBadIndex = 1;
-constexpr float kPivotRelativeFloor = 1e-7f;  // a pivot below this share of its diagonal: not positive definite
 
 struct SolveArgs {
   CsrView rows;
@@ -58,201 +59,37 @@ __device__ inline int64_t claim_row(int64_t rows, const int32_t* order, unsigned
 // registers; the panels pass through shared memory. f is padded to a multiple of 8 with an
 // identity block, which solves to zeros. Rows shorter than f solve a smaller system instead
 // (als_dual_kernels.cuh).
-constexpr int kTile = 8;
 constexpr int kBuildChunk = 64;
 constexpr int kStageInFlight = 4;
 constexpr int kTiledMaxFactors = 256;
 
-__host__ __device__ constexpr int lower_tiles(int tile_rows) { return tile_rows * (tile_rows + 1) / 2; }
-// The first thread of tile column c (its diagonal tile) when the lower triangle of a
-// tile_rows x tile_rows grid is numbered column by column.
-__host__ __device__ inline int tile_offset(int c, int tile_rows) { return c * tile_rows - c * (c - 1) / 2; }
 inline int tiled_tile_rows(int f) { return (f + kTile - 1) / kTile; }
 // One thread per lower tile, rounded up to whole warps.
 inline int tiled_threads(int f) { return std::max(32, (lower_tiles(tiled_tile_rows(f)) + 31) / 32 * 32); }
-inline int64_t tiled_shared_bytes(int f) {
+// The staged rows: kBuildChunk x padded, or with the tensor-core build kBuildChunk x
+// gram_stride(f), and as much again as the tiles it stores for each thread to read back.
+__host__ __device__ inline int tiled_staging_floats(int f, bool tensor_build) {
+  const int padded = kTile * ((f + kTile - 1) / kTile);
+  if (!tensor_build) return kBuildChunk * padded;
+  return max(kBuildChunk * gram_stride(f), lower_tiles(padded / kTile) * kGramTileStride);
+}
+inline int64_t tiled_shared_bytes(int f, bool tensor_build = false) {
   const int64_t padded = int64_t{kTile} * tiled_tile_rows(f);
   // ys, w, v, b, diag0, inv_diag, two panels
-  return (kBuildChunk * padded + 2 * kBuildChunk + 3 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
+  return (tiled_staging_floats(f, tensor_build) + 2 * kBuildChunk + 3 * padded + 2 * kTile * padded) *
+         int64_t{sizeof(float)};
+}
+// The tensor-core build (als_tensor_build.cuh) serves f <= 128 where each warp's share of the
+// 16 x 8 blocks fits its registers.
+inline bool tensor_build_fits(int f) {
+  return f <= 128 && gram_blocks_per_warp(f, tiled_threads(f) / 32) <= kMaxGramBlocksPerWarp;
 }
 
-// Where one thread's tile lies when the lower triangle of a tile_rows x tile_rows grid of 8 x 8
-// tiles is numbered column by column, a tile per thread: thread tile_offset(J) owns the
-// diagonal tile of column J, the next ones the tiles below it.
-struct TileSlot {
-  bool owner = false;  // false: the block has more threads than tiles
-  int ti = 0;          // tile row
-  int tj = 0;          // tile column, tj <= ti
-};
-
-__device__ inline TileSlot tile_slot(int tid, int tile_rows) {
-  TileSlot t;
-  t.owner = tid < lower_tiles(tile_rows);
-  if (!t.owner) return t;
-  while (tile_offset(t.tj + 1, tile_rows) <= tid) ++t.tj;
-  t.ti = t.tj + tid - tile_offset(t.tj, tile_rows);
-  return t;
-}
-
-// Factors the symmetric matrix whose lower tiles the block's threads hold in `acc` (tile_rows
-// tiles of 8 a side, slots from tile_slot) as L L^T in place, panel by panel, and overwrites
-// b[0, 8 tile_rows) with the solution of L L^T x = b. Call after a barrier that follows the
-// last write of acc and b. Returns false, in every thread, when a pivot is not finite or falls
-// below kPivotRelativeFloor of its diagonal (the matrix is not positive definite); b is then
-// undefined. Shared memory: diag0 and inv_diag [8 tile_rows], panels 2 x [8][8 tile_rows].
-//
-// The diagonal tile's owner factors it, the owners of the tiles below it solve against it,
-// every trailing tile subtracts L_IJ L_KJ^T; the triangular solves go the same way. With tiles
-// owned column by column, the few threads of a panel's serial steps sit in one or two warps and
-// the other warps skip them (in row order every warp held a tile of every column and issued
-// every panel's solve: an H200 profile saw 46% of the time waiting at barriers). The
-// diagonal's reciprocals go to shared memory once, so the solves multiply instead of dividing.
-__device__ inline bool tiles_cholesky_solve(float (&acc)[kTile][kTile], TileSlot slot, int tile_rows, float* b,
-                                            float* diag0, float* inv_diag, float* panels,
-                                            int* not_positive_definite) {
-  const bool owner = slot.owner;
-  const int ti = slot.ti;
-  const int tj = slot.tj;
-  const int padded = tile_rows * kTile;
-  const int r0 = ti * kTile;
-  const int c0 = tj * kTile;
-  if (owner && ti == tj) {
-    COHORT_UNROLL
-    for (int r = 0; r < kTile; ++r) diag0[r0 + r] = acc[r][r];  // read back only by this thread
-  }
-
-  // A = L L^T, panel by panel; panel J lives in panels[J % 2] as [column c][row].
-  bool failed = false;
-  for (int pj = 0; pj < tile_rows; ++pj) {
-    float* panel = panels + (pj & 1) * kTile * padded;
-    if (owner && ti == pj && tj == pj) {
-      bool ok = true;
-      COHORT_UNROLL
-      for (int k = 0; k < kTile; ++k) {
-        const float pivot = acc[k][k];
-        if (!(pivot > kPivotRelativeFloor * diag0[r0 + k]) || !isfinite(pivot)) ok = false;
-        // 1 / L_kk in one correctly rounded instruction, not a square root and an IEEE
-        // division (each a subroutine on the GPU) on the panel's critical path. A failed
-        // row's values are discarded.
-        const float p = fmaxf(pivot, FLT_MIN);
-        const float inv = __frsqrt_rn(p);
-        acc[k][k] = p * inv;
-        inv_diag[r0 + k] = inv;
-        COHORT_UNROLL
-        for (int i = k + 1; i < kTile; ++i) acc[i][k] *= inv;
-        COHORT_UNROLL
-        for (int i = k + 1; i < kTile; ++i) {
-          COHORT_UNROLL
-          for (int j = k + 1; j <= i; ++j) acc[i][j] -= acc[i][k] * acc[j][k];
-        }
-      }
-      if (!ok) *not_positive_definite = 1;
-      COHORT_UNROLL
-      for (int r = 0; r < kTile; ++r) {
-        COHORT_UNROLL
-        for (int c = 0; c < kTile; ++c) panel[c * padded + r0 + r] = c <= r ? acc[r][c] : 0.0f;
-      }
-    }
-    __syncthreads();
-    if (*not_positive_definite != 0) {  // the same value in every thread
-      failed = true;
-      break;
-    }
-    const int pivot_row = pj * kTile;
-    if (owner && tj == pj && ti > pj) {
-      // L_IJ = A_IJ L_JJ^-T: row by row, x_c = (a_c - sum_{k<c} x_k L_ck) / L_cc.
-      COHORT_UNROLL
-      for (int r = 0; r < kTile; ++r) {
-        COHORT_UNROLL
-        for (int c = 0; c < kTile; ++c) {
-          float x = acc[r][c];
-          COHORT_UNROLL
-          for (int k = 0; k < c; ++k) x -= acc[r][k] * panel[k * padded + pivot_row + c];
-          acc[r][c] = x * inv_diag[pivot_row + c];
-        }
-      }
-      COHORT_UNROLL
-      for (int r = 0; r < kTile; ++r) {
-        COHORT_UNROLL
-        for (int c = 0; c < kTile; ++c) panel[c * padded + r0 + r] = acc[r][c];
-      }
-    }
-    __syncthreads();
-    if (owner && tj > pj) {
-      // A_IK -= L_IJ L_KJ^T. The next panel goes to the other buffer, so no barrier is
-      // needed before its diagonal tile is written.
-      COHORT_UNROLL
-      for (int k = 0; k < kTile; ++k) {
-        float li[kTile];
-        float lk[kTile];
-        load8_aligned(panel + k * padded + r0, li);
-        load8_aligned(panel + k * padded + c0, lk);
-        COHORT_UNROLL
-        for (int r = 0; r < kTile; ++r) {
-          COHORT_UNROLL
-          for (int c = 0; c < kTile; ++c) acc[r][c] -= li[r] * lk[c];
-        }
-      }
-    }
-  }
-  if (failed) return false;
-
-  // L z = b: the diagonal tile's owner solves its block, the tiles below subtract.
-  for (int pj = 0; pj < tile_rows; ++pj) {
-    if (owner && ti == pj && tj == pj) {
-      float z[kTile];
-      COHORT_UNROLL
-      for (int r = 0; r < kTile; ++r) {
-        float x = b[r0 + r];
-        COHORT_UNROLL
-        for (int k = 0; k < r; ++k) x -= acc[r][k] * z[k];
-        z[r] = x * inv_diag[r0 + r];
-        b[r0 + r] = z[r];
-      }
-    }
-    __syncthreads();
-    if (owner && tj == pj && ti > pj) {
-      COHORT_UNROLL
-      for (int r = 0; r < kTile; ++r) {
-        float sum = 0.0f;
-        COHORT_UNROLL
-        for (int c = 0; c < kTile; ++c) sum += acc[r][c] * b[c0 + c];
-        b[r0 + r] -= sum;
-      }
-    }
-    __syncthreads();
-  }
-  // L^T x = z, from the last block up.
-  for (int pj = tile_rows - 1; pj >= 0; --pj) {
-    if (owner && ti == pj && tj == pj) {
-      float xs[kTile];
-      COHORT_UNROLL
-      for (int r = kTile - 1; r >= 0; --r) {
-        float x = b[r0 + r];
-        COHORT_UNROLL
-        for (int k = r + 1; k < kTile; ++k) x -= acc[k][r] * xs[k];
-        xs[r] = x * inv_diag[r0 + r];
-        b[r0 + r] = xs[r];
-      }
-    }
-    __syncthreads();
-    if (owner && ti == pj && tj < pj) {
-      COHORT_UNROLL
-      for (int c = 0; c < kTile; ++c) {
-        float sum = 0.0f;
-        COHORT_UNROLL
-        for (int r = 0; r < kTile; ++r) sum += acc[r][c] * b[r0 + r];
-        b[c0 + c] -= sum;
-      }
-    }
-    __syncthreads();
-  }
-  return true;
-}
-
-// kMinBlocks > 1 asks ptxas for that many blocks per multiprocessor: at f = 128 (160 threads)
-// the kernel takes 153 registers, 2 blocks; with 3 it gets 128 and spills 40 bytes a thread.
-template <int kMaxThreads, int kMinBlocks = 1>
+// Rows order[0, count). kMinBlocks > 1 asks ptxas for that many blocks per multiprocessor: at
+// f = 128 (160 threads) the kernel takes 153 registers, 2 blocks; with 3 it gets 128.
+// kTensorBuild: sum_i w y_i y_i^T on the tensor cores (als_tensor_build.cuh; the launcher
+// checks tensor_build_fits and sm_80).
+template <int kMaxThreads, int kMinBlocks = 1, bool kTensorBuild = false>
 __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
     als_cholesky_tiled_kernel(SolveArgs s, const int32_t* order, int64_t count, unsigned long long* next_row,
                               int* flag, unsigned long long* failed_row) {
@@ -262,8 +99,11 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
   const int f = s.f;
   const int tile_rows = (f + kTile - 1) / kTile;
   const int padded = tile_rows * kTile;
-  float* ys = shared;                       // [kBuildChunk][padded]: the staged y_i
-  float* w = ys + kBuildChunk * padded;     // [kBuildChunk]
+  // The staged y_i, [kBuildChunk][stride]; with the tensor build, then A's tiles.
+  const int stride = kTensorBuild ? gram_stride(f) : padded;
+  const int staged_cols = kTensorBuild ? gram_padded(f) : padded;
+  float* ys = shared;
+  float* w = ys + tiled_staging_floats(f, kTensorBuild);  // [kBuildChunk]
   float* v = w + kBuildChunk;               // [kBuildChunk]
   float* b = v + kBuildChunk;               // [padded]: b, then z, then x
   float* diag0 = b + padded;                // [padded]: A's diagonal before factoring
@@ -279,6 +119,9 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
   const int r0 = tile.ti * kTile;
   const int c0 = tile.tj * kTile;
   float acc[kTile][kTile];
+  GramRun run;
+  float frag[kMaxGramBlocksPerWarp][4];
+  if (kTensorBuild) run = gram_run(f, warp, warps);
 
   for (;;) {
     const int64_t u = claim_row(count, order, next_row, &slot);
@@ -294,18 +137,24 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
       continue;
     }
 
-    // acc = the tile of [gram] + reg I; the padding is the identity.
+    // acc = the tile of [gram] + reg I (the padding is the identity), to which the build adds;
+    // the tensor build adds it when it reads its tiles back.
+    auto gram_tile = [&](int r, int c) {
+      const int p = r0 + r;
+      const int q = c0 + c;
+      float a = 0.0f;
+      if (p < f && q < f && s.gram != nullptr) a = s.gram[p * f + q];
+      if (p == q) a += p < f ? s.reg : 1.0f;
+      return a;
+    };
     COHORT_UNROLL
     for (int r = 0; r < kTile; ++r) {
       COHORT_UNROLL
-      for (int c = 0; c < kTile; ++c) {
-        const int p = r0 + r;
-        const int q = c0 + c;
-        float a = 0.0f;
-        if (p < f && q < f && s.gram != nullptr) a = s.gram[p * f + q];
-        if (p == q) a += p < f ? s.reg : 1.0f;
-        acc[r][c] = a;
-      }
+      for (int c = 0; c < kTile; ++c) acc[r][c] = kTensorBuild ? 0.0f : gram_tile(r, c);
+    }
+    if (kTensorBuild) {
+      COHORT_UNROLL
+      for (int j = 0; j < kMaxGramBlocksPerWarp; ++j) frag[j][0] = frag[j][1] = frag[j][2] = frag[j][3] = 0.0f;
     }
     for (int d = tid; d < padded; d += blockDim.x) b[d] = 0.0f;
 
@@ -328,24 +177,31 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
             w[t] = ok[q] ? entry_weight(s, val) : 0.0f;
           }
         }
-        for (int d = lane; d < padded; d += 32) {
+        for (int d = lane; d < staged_cols; d += 32) {
           float got[kStageInFlight];
           COHORT_UNROLL
           for (int q = 0; q < kStageInFlight; ++q) got[q] = ok[q] && d < f ? yq[q][d] : 0.0f;
           COHORT_UNROLL
           for (int q = 0; q < kStageInFlight; ++q) {
             const int t = t0 + q * warps;
-            if (t < n) ys[t * padded + d] = got[q];
+            if (t < n) ys[t * stride + d] = got[q];
           }
         }
+      }
+      if (kTensorBuild) {
+        // The MMAs take the nonzeros 8 at a time: the rest of the last 8 are zeros.
+        for (int e = tid; e < ((n + 7) & ~7) - n; e += blockDim.x) w[n + e] = 0.0f;
+        for (int e = tid; e < (((n + 7) & ~7) - n) * stride; e += blockDim.x) ys[n * stride + e] = 0.0f;
       }
       __syncthreads();
       for (int d = tid; d < padded; d += blockDim.x) {
         float sum = 0.0f;
-        for (int t = 0; t < n; ++t) sum += v[t] * ys[t * padded + d];
+        for (int t = 0; t < n; ++t) sum += v[t] * ys[t * stride + d];
         b[d] += sum;
       }
-      if (owner) {
+      if (kTensorBuild) {
+        gram_blocks_accumulate(frag, ys, stride, w, n, run);
+      } else if (owner) {
         for (int t = 0; t < n; ++t) {
           float p[kTile];
           float q[kTile];
@@ -361,6 +217,22 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
         }
       }
       __syncthreads();
+    }
+    if (kTensorBuild) {
+      // The fragments to shared memory in tile order (over ys, done with), each thread's tile
+      // back, plus [gram] + reg I.
+      gram_blocks_store(frag, run, tile_rows, ys);
+      __syncthreads();
+      if (owner) {
+        const float* mine = ys + tid * kGramTileStride;
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) {
+          float row[kTile];
+          load8_aligned(mine + r * kTile, row);
+          COHORT_UNROLL
+          for (int c = 0; c < kTile; ++c) acc[r][c] = row[c] + gram_tile(r, c);
+        }
+      }
     }
     if (!tiles_cholesky_solve(acc, tile, tile_rows, b, diag0, inv_diag, panels, &not_positive_definite)) {
       if (tid == 0) atomicMin(failed_row, static_cast<unsigned long long>(u));

@@ -2,7 +2,7 @@
 // language and compared with the CPU backend on fresh random inputs: ragged and empty rows,
 // rows longer than a staging chunk, f not a multiple of 8 or 32, both tile-count variants of
 // the register-tiled Cholesky, the general Cholesky, conjugate gradient, the loss, bad
-// indices and a singular system. Runs without a GPU; the same kernels run on the GPU in
+// indices and a singular system; the f x f kernel's tensor-core build where it fits. Runs without a GPU; the same kernels run on the GPU in
 // backend_diff_gpu_test.
 #include <gtest/gtest.h>
 
@@ -91,7 +91,7 @@ struct EmulatedResult {
   unsigned long long failed_row = ~0ull;
 };
 
-enum class Kernel { tiled, general, cg, cg_hybrid };
+enum class Kernel { tiled, tiled_tensor, general, cg, cg_hybrid };
 
 // Rows longer than this go to the block CG kernel in the hybrid launch, the rest to the warp
 // kernel: small, so that both kernels get rows here (als.cu uses kCgWarpMaxNnz).
@@ -117,6 +117,14 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode, Kernel kernel,
         emu::launch(dim3(grid), dim3(threads), shared, cuda::als_cholesky_tiled_kernel<544>, args, order.data(),
                     p.rows.rows, &next_row, &out.flag, &out.failed_row);
       }
+      break;
+    }
+    case Kernel::tiled_tensor: {
+      // The sum of w y y^T on the (emulated) tensor cores in split TF32.
+      emu::launch(dim3(grid), dim3(static_cast<unsigned>(cuda::tiled_threads(p.f))),
+                  static_cast<std::size_t>(cuda::tiled_shared_bytes(p.f, true)),
+                  cuda::als_cholesky_tiled_kernel<160, 1, true>, args, order.data(), p.rows.rows, &next_row, &out.flag,
+                  &out.failed_row);
       break;
     }
     case Kernel::general: {
@@ -194,6 +202,13 @@ TEST_P(AlsKernelsEmulated, CholeskyAndCgMatchTheCpuBackend) {
     EXPECT_EQ(tiled.flag, 0);
     EXPECT_EQ(tiled.failed_row, ~0ull);
     EXPECT_TRUE(all_near(chol, tiled.x, 1e-4, 1e-3)) << "register-tiled cholesky";
+    if (cuda::tensor_build_fits(c.f)) {
+      const EmulatedResult tensor = emulate(p, reg, mode, Kernel::tiled_tensor, 0, 3);
+      EXPECT_EQ(tensor.flag, 0);
+      EXPECT_EQ(tensor.failed_row, ~0ull);
+      EXPECT_TRUE(all_near(chol, tensor.x, 1e-4, 1e-3)) << "register-tiled cholesky, tensor-core build";
+      for (int q = 0; q < c.f; ++q) EXPECT_EQ(tensor.x[c.f + q], 0.0f);  // row 1 is empty
+    }
     if (c.f <= 40) {
       const EmulatedResult general = emulate(p, reg, mode, Kernel::general, 0, 3);
       EXPECT_EQ(general.flag, 0);
@@ -246,7 +261,7 @@ TEST(AlsKernelsEmulatedErrors, SingularRowsAreReportedAndTheRestSolved) {
   p.y = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1};
   p.gram.assign(16, 0.0f);
   p.x0.assign(12, 0.25f);
-  for (Kernel k : {Kernel::tiled, Kernel::general}) {
+  for (Kernel k : {Kernel::tiled, Kernel::tiled_tensor, Kernel::general}) {
     const EmulatedResult r = emulate(p, 0.0f, AlsMode::explicit_ratings, k, 0, 2);
     EXPECT_EQ(r.failed_row, 1ull);
     for (int q = 0; q < 4; ++q) EXPECT_EQ(r.x[4 + q], 0.0f);
@@ -261,7 +276,7 @@ TEST(AlsKernelsEmulatedErrors, BadColumnIndexRaisesTheFlag) {
   Problem p = make_problem(rng, 6, 20, 9, true);
   p.rows.indices[p.rows.indptr[2]] = 20;  // == items: out of range
   p.rows.indices[p.rows.indptr[0] + 1] = -3;
-  for (Kernel k : {Kernel::tiled, Kernel::general, Kernel::cg, Kernel::cg_hybrid}) {
+  for (Kernel k : {Kernel::tiled, Kernel::tiled_tensor, Kernel::general, Kernel::cg, Kernel::cg_hybrid}) {
     const EmulatedResult r = emulate(p, 0.5f, AlsMode::implicit, k, 2, 2);
     EXPECT_EQ(r.flag, cuda::kAlsBadIndex);
   }
