@@ -11,10 +11,10 @@
 //   M q = S^-1 v_P - S K_PO v_O,  M = I + S K_PP S,
 // M symmetric with eigenvalues >= 1: a Cholesky factorisation never fails on it. (z = v - S q'
 // with M q' = S K v is the same algebra, but its subtraction cancels when the row's terms
-// dominate G, as explicit ratings with a small reg do: errors of 1e-3 where this form keeps
-// 1e-6.) With
-// G = R R^T (R lower), K = Z_u Z_u^T for Z = Y R^-T, and x = sum_i z_i w_i for W = Y G^-1 =
-// Z R^-1. Z and W are computed once per half-step (two GEMMs over all of Y); then a row forms
+// dominate G, as explicit ratings with a small reg do: on the emulation's test, errors up to
+// 4e-3 where this form keeps 7e-4 and the f x f FP32 kernel 1.4e-3.) With G = R R^T (R lower),
+// K = Z_u Z_u^T for Z = Y R^-T, and x = sum_i z_i w_i for W = Y G^-1 = Z R^-1. Z and W are
+// computed once per half-step (two GEMMs over all of Y); then a row forms
 // M from n x n dot products of length f and factors it: n^2 f / 2 + n^3 / 6 multiply-adds,
 // against n f^2 / 2 + f^3 / 6 for the f x f system (at f = 128, n = 70: 0.37M against 0.92M).
 //
@@ -37,8 +37,8 @@
 COHORT_CUDA_NAMESPACE_BEGIN
 
 constexpr int kDualChunk = 32;     // factors staged at a time
-// Weights at or below this count as 0 (the set O): their w y y^T term is below FP32's
-// resolution of any G, and S^-1 of them would overflow.
+// Weights at or below this count as 0 (the set O): their w y y^T term is lost against G in
+// FP32 (unless G itself is below ~1e-13), and S^-1 of them could overflow.
 constexpr float kDualZeroWeight = 1e-20f;
 constexpr int kDualMaxNnz = 256;   // the longest row the widest instance holds (32 tile rows)
 constexpr int kDualWarpCounts[] = {1, 2, 3, 5, 9, 17};  // the instances als.cu launches
@@ -57,7 +57,7 @@ inline int64_t dual_shared_bytes(int warps) {
   // inv_diag, item [padded]; two panels [kTile][padded]
   return (kDualChunk * padded + 6 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
 }
-// Z and W rows are padded to a multiple of 4 floats (zeros), so that they stage as float4.
+// Z and W rows are padded to a multiple of 4 floats (never read), so that they stage as float4.
 inline int64_t dual_ld(int f) { return (int64_t{f} + 3) / 4 * 4; }
 
 struct DualArgs {
@@ -71,9 +71,6 @@ struct DualArgs {
 // terms can lift it.
 constexpr double kDualPivotRelativeFloor = 1e-6;
 
-// R^-1 (f x f, row-major, lower) for G = gram + reg I = R R^T, or nothing when a pivot falls
-// below kDualPivotRelativeFloor of its diagonal (or G is not finite). In double precision, on
-// the host: f^3 / 3 multiply-adds once per half-step. gram: f x f, null for explicit ratings.
 // sum_k a[k] b[k] in four independent sums, so that the adds do not wait on each other.
 inline double dot_in_four(const double* a, const double* b, std::size_t n) {
   double s[4] = {0.0, 0.0, 0.0, 0.0};
@@ -85,6 +82,9 @@ inline double dot_in_four(const double* a, const double* b, std::size_t n) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+// R^-1 (f x f, row-major, lower) for G = gram + reg I = R R^T, or nothing when a pivot falls
+// below kDualPivotRelativeFloor of its diagonal (or G is not finite). In double precision, on
+// the host: f^3 / 3 multiply-adds once per half-step. gram: f x f, null for explicit ratings.
 inline std::optional<std::vector<float>> inverse_cholesky_factor(const float* gram, int f, float reg) {
   const auto n = static_cast<std::size_t>(f);
   auto g = [&](std::size_t i, std::size_t j) {

@@ -66,8 +66,8 @@ constexpr int kTiledMaxFactors = 256;
 inline int tiled_tile_rows(int f) { return (f + kTile - 1) / kTile; }
 // One thread per lower tile, rounded up to whole warps.
 inline int tiled_threads(int f) { return std::max(32, (lower_tiles(tiled_tile_rows(f)) + 31) / 32 * 32); }
-// The staged rows: kBuildChunk x padded, or with the tensor-core build kBuildChunk x
-// gram_stride(f), and as much again as the tiles it stores for each thread to read back.
+// The staged rows: kBuildChunk x padded floats, or with the tensor-core build the larger of
+// kBuildChunk x gram_stride(f) and the tiles it stores there for each thread to read back.
 __host__ __device__ inline int tiled_staging_floats(int f, bool tensor_build) {
   const int padded = kTile * ((f + kTile - 1) / kTile);
   if (!tensor_build) return kBuildChunk * padded;
