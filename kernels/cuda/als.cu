@@ -49,12 +49,12 @@ int64_t dual_max_nnz_for(int64_t f) {
   return limit >= 1 ? limit : -1;
 }
 
-// COHORT_ALS_BUILD=tensor forms the f x f systems' sum_i w y_i y_i^T on the TF32 tensor cores
-// in split TF32 (als_tensor_build.cuh: FP32's accuracy, three MMAs where the FP32 build spends
-// 64 FMAs a thread per nonzero), for f <= 128 on sm_80 and later; opt-in until a GPU has
-// timed it (gpu_ops).
-bool tensor_build_enabled(const DeviceContext& ctx, int64_t f) {
-  return env_is("COHORT_ALS_BUILD", "tensor") && ctx.properties().major >= 8 && tensor_build_fits(static_cast<int>(f));
+// COHORT_ALS_BUILD=tensor forms the f x f systems' sum_i w y_i y_i^T (f <= 128) and the dual
+// form's K = Z_u Z_u^T on the TF32 tensor cores in split TF32 (als_tensor_build.cuh: FP32's
+// accuracy, three MMAs where the FP32 build spends 64 FMAs a thread per nonzero), on sm_80
+// and later; opt-in until a GPU has timed it (gpu_ops).
+bool tensor_build_enabled(const DeviceContext& ctx) {
+  return env_is("COHORT_ALS_BUILD", "tensor") && ctx.properties().major >= 8;
 }
 
 // COHORT_ALS_CG=block solves every row with the block-per-row CG kernel, likewise.
@@ -248,22 +248,32 @@ DualInputs dual_inputs(DeviceContext& ctx, MatrixView<const float> y, const std:
   return out;
 }
 
-template <int kWarps>
+template <int kWarps, bool kTensorBuild = false>
 void launch_cholesky_dual(DeviceContext& ctx, const SolveArgs& args, const DualInputs& dual, const int32_t* order,
                           int64_t count, unsigned long long* next_row, int* flag, unsigned long long* failed) {
-  auto kernel = als_cholesky_dual_kernel<kWarps>;
+  auto kernel = als_cholesky_dual_kernel<kWarps, kTensorBuild>;
   const int threads = 32 * kWarps;
-  const int64_t shared = dual_shared_bytes(kWarps);
+  const int64_t shared = dual_shared_bytes(kWarps, kTensorBuild);
   allow_shared(kernel, shared);
   const unsigned grid = resident_grid(ctx, kernel, threads, shared, count);
   launch_kernel(kernel, grid, threads, static_cast<size_t>(shared), ctx.stream(), args,
                 DualArgs{dual.z.data(), dual.w.data(), dual.ld}, order, count, next_row, flag, failed);
 }
 
-// The rows order[0, count), all of at most dual_max_nnz(warps) nonzeros, in the dual form.
-void launch_cholesky_dual(DeviceContext& ctx, int warps, const SolveArgs& args, const DualInputs& dual,
+// The rows order[0, count), all of at most dual_max_nnz(warps) nonzeros, in the dual form;
+// tensor: K on the tensor cores (up to kDualTensorMaxWarps warps).
+void launch_cholesky_dual(DeviceContext& ctx, int warps, bool tensor, const SolveArgs& args, const DualInputs& dual,
                           const int32_t* order, int64_t count, unsigned long long* next_row, int* flag,
                           unsigned long long* failed) {
+  static_assert(kDualTensorMaxWarps == 5, "the instances below");
+  if (tensor && warps <= kDualTensorMaxWarps) {
+    switch (warps) {
+      case 1: launch_cholesky_dual<1, true>(ctx, args, dual, order, count, next_row, flag, failed); return;
+      case 2: launch_cholesky_dual<2, true>(ctx, args, dual, order, count, next_row, flag, failed); return;
+      case 3: launch_cholesky_dual<3, true>(ctx, args, dual, order, count, next_row, flag, failed); return;
+      default: launch_cholesky_dual<5, true>(ctx, args, dual, order, count, next_row, flag, failed); return;
+    }
+  }
   switch (warps) {
     case 1: launch_cholesky_dual<1>(ctx, args, dual, order, count, next_row, flag, failed); break;
     case 2: launch_cholesky_dual<2>(ctx, args, dual, order, count, next_row, flag, failed); break;
@@ -399,7 +409,7 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
       const int32_t* o = order.order.data();
       auto launch_tiled = [&](int64_t first, int64_t count, unsigned long long* next) {
         if (count <= 0) return;
-        if (tensor_build_enabled(ctx, f)) {
+        if (tensor_build_enabled(ctx) && tensor_build_fits(static_cast<int>(f))) {
           launch_cholesky_tiled<160, 3, true>(ctx, args, o + first, count, next, flag.data(), failed.data());
         } else if (tiled_threads(static_cast<int>(f)) <= 160 && tiled_cholesky_three_blocks()) {
           launch_cholesky_tiled<160, 3>(ctx, args, o + first, count, next, flag.data(), failed.data());
@@ -426,6 +436,7 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
         }
       }
       if (dual) {
+        const bool tensor = tensor_build_enabled(ctx);
         // Band c: keys in (dual_max_nnz(dual_warps[c - 1]), dual_max_nnz(dual_warps[c])], at
         // order[above[c + 1], above[c]) (above[c + 1] counts the direct rows too; for c = 0
         // the band ends with the rows).
@@ -433,11 +444,11 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
           const int64_t first = order.above[c + 1];
           const int64_t last = c == 0 ? rows.rows : order.above[c];
           if (last <= first) continue;
-          COHORT_CHECK(dual_shared_bytes(dual_warps[c]) <= optin,
+          COHORT_CHECK(dual_shared_bytes(dual_warps[c], tensor) <= optin,
                        "als_solve: the dual form's {} warps need more shared memory than the device has",
                        dual_warps[c]);
-          launch_cholesky_dual(ctx, dual_warps[c], args, *dual, o + first, last - first, next_row.data() + 2 + c,
-                               flag.data(), failed.data());
+          launch_cholesky_dual(ctx, dual_warps[c], tensor, args, *dual, o + first, last - first,
+                               next_row.data() + 2 + c, flag.data(), failed.data());
         }
       }
     } else {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "kernels/cuda/als_kernels.cuh"
+#include "kernels/cuda/als_tensor_build.cuh"
 
 COHORT_CUDA_NAMESPACE_BEGIN
 
@@ -51,11 +52,27 @@ __host__ __device__ constexpr int dual_tile_rows(int threads) {
 }
 // The longest row a block of `warps` warps solves.
 __host__ __device__ constexpr int dual_max_nnz(int warps) { return kTile * dual_tile_rows(32 * warps); }
-inline int64_t dual_shared_bytes(int warps) {
+// The staged Z_u^T: [kDualChunk][padded] floats, then K v_O's parts ([padded / 8][padded]);
+// with the tensor-core build (als_tensor_build.cuh) at a stride of gram_stride, and then also
+// the tiles it stores for each thread to read back.
+__host__ __device__ constexpr int dual_staging_floats(int warps, bool tensor_build) {
+  return !tensor_build ? kDualChunk * dual_max_nnz(warps)
+                       : (kDualChunk * gram_stride(dual_max_nnz(warps)) >
+                                  lower_tiles(dual_tile_rows(32 * warps)) * kGramTileStride
+                              ? kDualChunk * gram_stride(dual_max_nnz(warps))
+                              : lower_tiles(dual_tile_rows(32 * warps)) * kGramTileStride);
+}
+inline int64_t dual_shared_bytes(int warps, bool tensor_build = false) {
   const int64_t padded = dual_max_nnz(warps);
-  // zt [kDualChunk][padded] (then part, [padded / kTile][padded]); v, sw, b, diag0,
-  // inv_diag, item [padded]; two panels [kTile][padded]
-  return (kDualChunk * padded + 6 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
+  // staging; v, sw, b, diag0, inv_diag, item [padded]; two panels [kTile][padded]
+  return (dual_staging_floats(warps, tensor_build) + 6 * padded + 2 * kTile * padded) * int64_t{sizeof(float)};
+}
+// The tensor-core build serves the instances up to 5 warps, and in them the rows whose 16 x 8
+// blocks fit a warp's registers (all of the 2- and 5-warp bands, rows of up to 48 and 96
+// nonzeros in the 1- and 3-warp ones); the rest of a band is built in FP32.
+constexpr int kDualTensorMaxWarps = 5;
+__host__ __device__ constexpr bool dual_tensor_row(int n, int warps) {
+  return warps <= kDualTensorMaxWarps && gram_blocks_per_warp(n, warps) <= kMaxGramBlocksPerWarp;
 }
 // Z and W rows are padded to a multiple of 4 floats (never read), so that they stage as float4.
 inline int64_t dual_ld(int f) { return (int64_t{f} + 3) / 4 * 4; }
@@ -121,7 +138,9 @@ inline std::optional<std::vector<float>> inverse_cholesky_factor(const float* gr
 // Rows order[0, count), each of at most dual_max_nnz(kWarps) nonzeros with weights >= 0 (als.cu
 // routes only those here), a block of kWarps warps each, taken from a shared counter. Built
 // for 128 registers a thread, as the f <= 128 tiled kernel is: at fewer the acc tile spills.
-template <int kWarps>
+// kTensorBuild: K on the tensor cores where dual_tensor_row allows (als_tensor_build.cuh; the
+// launcher checks sm_80).
+template <int kWarps, bool kTensorBuild = false>
 __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 1))
     als_cholesky_dual_kernel(SolveArgs s, DualArgs d, const int32_t* order, int64_t count,
                              unsigned long long* next_row, int* flag, unsigned long long* failed_row) {
@@ -129,9 +148,9 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
   COHORT_DYNAMIC_SHARED(float, shared);
   __shared__ unsigned long long slot;
   __shared__ int not_positive_definite;
-  float* zt = shared;                               // [kDualChunk][padded]: Z_u's factors, transposed
+  float* zt = shared;                               // [kDualChunk][stride]: Z_u's factors, transposed
   float* part = zt;                                 // [tile_rows][tile_rows][kTile], after zt: K v_O's parts
-  float* v = zt + kDualChunk * kMaxPadded;          // [padded]: the values
+  float* v = zt + dual_staging_floats(kWarps, kTensorBuild);  // [padded]: the values
   float* sw = v + kMaxPadded;                       // [padded]: square roots of the weights, 0 in O
   float* b = sw + kMaxPadded;                       // [padded]: v_O, then M's right side, q, z
   float* diag0 = b + kMaxPadded;                    // [padded]
@@ -161,6 +180,9 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
     }
     const int tile_rows = (n + kTile - 1) / kTile;
     const int padded = tile_rows * kTile;
+    const bool tensor = kTensorBuild && dual_tensor_row(n, kWarps);  // the same in every thread
+    const int stride = tensor ? gram_stride(n) : padded;
+    const int staged_cols = tensor ? gram_padded(n) : padded;
     const TileSlot tile = tile_slot(tid, tile_rows);
     const int r0 = tile.ti * kTile;
     const int c0 = tile.tj * kTile;
@@ -190,6 +212,13 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
       COHORT_UNROLL
       for (int c = 0; c < kTile; ++c) acc[r][c] = 0.0f;
     }
+    GramRun run;
+    float frag[kMaxGramBlocksPerWarp][4];
+    if (tensor) {
+      run = gram_run(n, warp, kWarps);
+      COHORT_UNROLL
+      for (int j = 0; j < kMaxGramBlocksPerWarp; ++j) frag[j][0] = frag[j][1] = frag[j][2] = frag[j][3] = 0.0f;
+    }
     __syncthreads();
 
     // K = Z_u Z_u^T on the tiles, kDualChunk factors at a time.
@@ -197,7 +226,7 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
       const int chunk = min(kDualChunk, f - k0);
       // zt[k][t] = Z[item_t][k0 + k]: a lane per entry, so that the stores go to consecutive
       // banks; a lane's loads (16 bytes of its own row each) all issue before its stores.
-      for (int t0 = 0; t0 < padded; t0 += 32) {
+      for (int t0 = 0; t0 < staged_cols; t0 += 32) {
         const int t = t0 + lane;
         const int i = t < padded ? item[t] : -1;
         float z4[kQuadsPerWarp][4];
@@ -207,23 +236,28 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
           z4[j][0] = z4[j][1] = z4[j][2] = z4[j][3] = 0.0f;
           if (i >= 0 && q < kQuads && 4 * q < chunk) load4_aligned(d.z + i * d.ld + k0 + 4 * q, z4[j]);
         }
-        if (t < padded) {
+        if (t < staged_cols) {
           COHORT_UNROLL
           for (int j = 0; j < kQuadsPerWarp; ++j) {
             const int q = warp + j * kWarps;
             COHORT_UNROLL
             for (int e = 0; e < 4; ++e)
-              if (q < kQuads && 4 * q + e < chunk) zt[(4 * q + e) * padded + t] = z4[j][e];
+              if (q < kQuads && 4 * q + e < chunk) zt[(4 * q + e) * stride + t] = z4[j][e];
           }
         }
       }
+      if (tensor) {  // the MMAs take the factors 8 at a time: the rest of the last 8 are zeros
+        for (int e = tid; e < (((chunk + 7) & ~7) - chunk) * stride; e += kThreads) zt[chunk * stride + e] = 0.0f;
+      }
       __syncthreads();
-      if (tile.owner) {
+      if (tensor) {
+        gram_blocks_accumulate<false>(frag, zt, stride, nullptr, chunk, run);
+      } else if (tile.owner) {
         for (int k = 0; k < chunk; ++k) {
           float p[kTile];
           float q[kTile];
-          load8_aligned(zt + k * padded + r0, p);
-          load8_aligned(zt + k * padded + c0, q);
+          load8_aligned(zt + k * stride + r0, p);
+          load8_aligned(zt + k * stride + c0, q);
           COHORT_UNROLL
           for (int r = 0; r < kTile; ++r) {
             COHORT_UNROLL
@@ -232,6 +266,15 @@ __global__ void __launch_bounds__(32 * kWarps, (16 / kWarps > 1 ? 16 / kWarps : 
         }
       }
       __syncthreads();  // before the next chunk is staged over zt (and part, after the last)
+    }
+    if (tensor) {  // the fragments to shared memory in tile order, each thread's tile back
+      gram_blocks_store(frag, run, tile_rows, zt);
+      __syncthreads();
+      if (tile.owner) {
+        COHORT_UNROLL
+        for (int r = 0; r < kTile; ++r) load8_aligned(zt + tid * kGramTileStride + r * kTile, acc[r]);
+      }
+      __syncthreads();  // before part is written over the tiles
     }
 
     // K v_O from the tiles: tile (I, J) gives block I its K_IJ v_O,J and, below the diagonal,

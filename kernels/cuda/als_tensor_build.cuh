@@ -1,8 +1,8 @@
 // The f x f Cholesky kernel's sum_i w_i y_i y_i^T on the TF32 tensor cores, each input split
 // into two TF32 parts (hi + lo, three products: lo hi, hi lo, hi hi), which keeps FP32's
-// accuracy: an opt-in build for the register-tiled kernel of als_kernels.cuh
-// (COHORT_ALS_BUILD=tensor, f <= 128), for rows long enough that the build dominates (an item's
-// hundreds or thousands of users).
+// accuracy: an opt-in build (COHORT_ALS_BUILD=tensor) for the register-tiled kernel of
+// als_kernels.cuh (f <= 128), whose long rows (an item's hundreds or thousands of users) spend
+// most of their time there, and for the dual form's K = Z_u Z_u^T (als_dual_kernels.cuh).
 //
 // The staged rows y_i of a chunk (ys, kBuildChunk x gram_stride) are read as the K dimension of
 // PTX mma.sync m16n8k8: the output, padded to a multiple of 16, is cut into 16 x 8 blocks, the
@@ -56,7 +56,9 @@ __device__ __forceinline__ void split_tf32(float v, float& hi, float& lo) {
 }
 
 // d[j] += (w . Y)^T Y over the staged rows [0, n) for the warp's run, on rows padded with
-// zeros (and zero weights) to a multiple of 8. Every lane of the warp calls it.
+// zeros (and zero weights) to a multiple of 8; kWeighted = false: w = 1 (w unread). Every lane
+// of the warp calls it.
+template <bool kWeighted = true>
 __device__ inline void gram_blocks_accumulate(float (&d)[kMaxGramBlocksPerWarp][4], const float* ys, int stride,
                                               const float* w, int n, GramRun run) {
   const int lane = static_cast<int>(threadIdx.x) & 31;
@@ -65,8 +67,8 @@ __device__ inline void gram_blocks_accumulate(float (&d)[kMaxGramBlocksPerWarp][
   for (int k0 = 0; k0 < n; k0 += 8) {
     const float* row0 = ys + (k0 + t) * stride;
     const float* row1 = ys + (k0 + t + 4) * stride;
-    const float w0 = w[k0 + t];
-    const float w1 = w[k0 + t + 4];
+    const float w0 = kWeighted ? w[k0 + t] : 1.0f;
+    const float w1 = kWeighted ? w[k0 + t + 4] : 1.0f;
     int r = run.r;
     int c = run.c;
     int loaded = -1;
