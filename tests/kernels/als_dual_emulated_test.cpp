@@ -15,6 +15,7 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/als_dual_kernels.cuh"
 #include "tests/kernels/cpu_test_support.hpp"
+#include "tests/kernels/emulated_test_support.hpp"
 
 namespace cohort::test {
 namespace {
@@ -203,18 +204,6 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode) {
   launch_band<9>(args, dual, band[4], out);
   launch_band<17>(args, dual, band[5], out);
   return out;
-}
-
-::testing::AssertionResult all_near(const std::vector<float>& want, const std::vector<float>& got, double atol,
-                                    double rtol) {
-  if (want.size() != got.size()) return ::testing::AssertionFailure() << "sizes differ";
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(want[i]) - got[i]);
-    if (!(err <= atol + rtol * std::fabs(static_cast<double>(want[i])))) {
-      return ::testing::AssertionFailure() << "entry " << i << ": want " << want[i] << " got " << got[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // Every length from 0 to f - 1 once (capped at `most` rows, spread evenly), shuffled.

@@ -16,6 +16,7 @@
 #include "kernels/cuda/als_kernels.cuh"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "tests/kernels/cpu_test_support.hpp"
+#include "tests/kernels/emulated_test_support.hpp"
 
 namespace cohort::test {
 namespace {
@@ -165,18 +166,6 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode, Kernel kernel,
     }
   }
   return out;
-}
-
-::testing::AssertionResult all_near(const std::vector<float>& want, const std::vector<float>& got, double atol,
-                                    double rtol) {
-  if (want.size() != got.size()) return ::testing::AssertionFailure() << "sizes differ";
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(want[i]) - got[i]);
-    if (!(err <= atol + rtol * std::fabs(static_cast<double>(want[i])))) {
-      return ::testing::AssertionFailure() << "entry " << i << ": want " << want[i] << " got " << got[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 struct Case {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -27,6 +29,19 @@ inline void expect_same_topk(const TopK& want, const TopK& got, int64_t rows, in
       }
     }
   }
+}
+
+// want[i] and got[i] within atol + rtol |want[i]| everywhere; the first miss named.
+inline ::testing::AssertionResult all_near(const std::vector<float>& want, const std::vector<float>& got,
+                                           double atol, double rtol) {
+  if (want.size() != got.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(want[i]) - got[i]);
+    if (!(err <= atol + rtol * std::fabs(static_cast<double>(want[i])))) {
+      return ::testing::AssertionFailure() << "entry " << i << ": want " << want[i] << " got " << got[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace cohort::test
