@@ -29,6 +29,7 @@
 #include "engine/evaluate/metrics.hpp"
 #include "engine/io/files.hpp"
 #include "engine/recommend/recommend.hpp"
+#include "kernels/cpu/blas_kernels.hpp"
 #include "kernels/error.hpp"
 #include "kernels/registry.hpp"
 
@@ -358,4 +359,7 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace cohort
 
-int main(int argc, char** argv) { return cohort::run(argc, argv); }
+int main(int argc, char** argv) {
+  cohort::cpu::reexec_with_faster_blas(argv);
+  return cohort::run(argc, argv);
+}

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/buffer.hpp"
+#include "kernels/cpu/blas_kernels.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 #include "kernels/registry.hpp"
@@ -762,6 +763,7 @@ void run(Scale scale) {
 }  // namespace cohort
 
 int main(int argc, char** argv) {
+  cohort::cpu::reexec_with_faster_blas(argv);
   cohort::Scale scale = cohort::Scale::full;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {

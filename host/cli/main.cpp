@@ -7,9 +7,11 @@
 #include <fmt/format.h>
 
 #include "host/cli/commands.hpp"
+#include "kernels/cpu/blas_kernels.hpp"
 #include "kernels/error.hpp"
 
 int main(int argc, char** argv) {
+  cohort::cpu::reexec_with_faster_blas(argv);
   CLI::App app{"cohort: discover groups of users in interaction data, recommend with them, and measure how much they help"};
   app.set_version_flag("--version", COHORT_VERSION);
   app.require_subcommand(1);

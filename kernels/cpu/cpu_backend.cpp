@@ -7,6 +7,7 @@
 #include <new>
 #include <thread>
 
+#include "kernels/cpu/blas_kernels.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/error.hpp"
 
@@ -20,7 +21,12 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
   std::string description() const override {
-    return fmt::format("cpu: {} OpenMP threads, {} hardware threads", threads_, std::thread::hardware_concurrency());
+    std::string text = fmt::format("cpu: {} OpenMP threads, {} hardware threads, OpenBLAS {} kernels", threads_,
+                                   std::thread::hardware_concurrency(), cpu::blas_kernels());
+    const std::string faster = cpu::faster_blas_kernels();
+    if (!faster.empty())
+      text += fmt::format(" (this CPU runs {0}'s, faster: set OPENBLAS_CORETYPE={0} before the process starts)", faster);
+    return text;
   }
   bool on_device() const override { return false; }
 

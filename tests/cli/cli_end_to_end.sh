@@ -20,6 +20,16 @@ expect_stderr() {  # pattern description
 
 expect_exit 0 "info" "$cohort" info
 grep -q "backends compiled: cpu" out.txt || fail "info lists the cpu backend"
+# OpenBLAS's kernels: a user's OPENBLAS_CORETYPE is kept; otherwise a CPU with AVX-512 or AVX2
+# gets kernels of that width even where OpenBLAS does not know its model (blas_kernels.hpp).
+OPENBLAS_CORETYPE=Prescott expect_exit 0 "info with OPENBLAS_CORETYPE" "$cohort" info
+grep -q "cpu BLAS kernels:  OpenBLAS Prescott" out.txt || fail "info keeps the user's OPENBLAS_CORETYPE"
+expect_exit 0 "info" env -u OPENBLAS_CORETYPE "$cohort" info
+if grep -qw avx512bw /proc/cpuinfo 2>/dev/null && grep -qw avx512vl /proc/cpuinfo; then
+  grep -qE "OpenBLAS (SkylakeX|Cooperlake|SapphireRapids)" out.txt || fail "an AVX-512 CPU runs AVX-512 BLAS kernels"
+elif grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
+  grep -qE "OpenBLAS (Haswell|Zen|Excavator|SkylakeX|Cooperlake|SapphireRapids)" out.txt || fail "an AVX2 CPU runs AVX2 BLAS kernels"
+fi
 
 expect_exit 0 "generate" "$cohort" generate --out gen --users 1500 --items 400 --groups 4 --item-clusters 8 --interactions-per-user 30 --seed 3
 for f in interactions.csv items.csv truth.csv; do [ -s gen/$f ] || fail "generate wrote $f"; done
