@@ -116,6 +116,16 @@ inline void check_als_shapes(const char* op, const CsrView& rows, MatrixView<con
                rows.rows, y.cols);
 }
 
+// A stored value of the rows given to als_solve or als_loss: implicit values are confidences
+// c >= 1 (a weight c - 1 < 0 can make A_u indefinite, and the GPU's dual form takes its square
+// root); explicit ratings need only be finite. Each backend finds the first bad entry its own
+// way (the GPU on the device) and reports it here, so the message is the same.
+inline bool als_value_ok(float v, bool implicit) { return std::isfinite(v) && (!implicit || v >= 1.0f); }
+inline void check_als_value(const char* op, float v, int64_t entry, bool implicit) {
+  COHORT_CHECK(als_value_ok(v, implicit), "{}: stored value {} at entry {} is {}", op, v, entry,
+               implicit ? "not a confidence >= 1" : "not finite");
+}
+
 inline void check_als_solve_args(const CsrView& rows, MatrixView<const float> y, const float* gram, float reg,
                                  AlsMode mode, SolverKind solver, int cg_steps, MatrixView<const float> x) {
   check_als_shapes("als_solve", rows, x, y);

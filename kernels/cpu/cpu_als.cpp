@@ -34,15 +34,9 @@ constexpr int kRankBlock = 4;             // entries folded into A_u per pass ov
 constexpr double kCgRelativeTolerance = 1e-10;  // CG stops when |r| <= tol |b|
 constexpr double kPivotRelativeFloor = 1e-13;   // a Cholesky pivot below this share of its diagonal is singular
 
-// Implicit values are confidences c >= 1 (a weight c - 1 < 0 would make A_u indefinite);
-// explicit ratings need only be finite.
 void check_values(const CsrView& m, bool implicit, const char* where) {
   if (m.values == nullptr) return;
-  for (int64_t k = 0; k < m.nnz; ++k) {
-    const float v = m.values[k];
-    COHORT_CHECK(std::isfinite(v) && (!implicit || v >= 1.0f), "{}: stored value {} at entry {} is {}", where, v, k,
-                 implicit ? "not a confidence >= 1" : "not finite");
-  }
+  for (int64_t k = 0; k < m.nnz; ++k) check_als_value(where, m.values[k], k, implicit);
 }
 
 double dot(const double* a, const double* b, int64_t n) {

@@ -80,24 +80,44 @@ int64_t cg_split_threshold(int64_t nnz, int64_t resident_blocks) {
   return std::max(kCgSplitMinNnz, nnz / std::max<int64_t>(1, 4 * resident_blocks));
 }
 
-// key[u] = the row's length, plus `direct` when the dual form does not take the row: empty,
-// longer than dual_max nonzeros, or (implicit) with a confidence below 1, a negative weight, which
-// the dual form's square roots cannot take. direct = 0 and dual_max < 0: the length alone.
-__global__ void row_keys_kernel(CsrView rows, int64_t dual_max, bool implicit, int64_t direct, int64_t* key,
-                                int32_t* id) {
+// *first = the lowest entry whose value als_value_ok (backend_checks.hpp) rejects: not finite,
+// or (implicit) a confidence below 1. Left at ~0 when every value passes.
+__global__ void first_bad_value_kernel(const float* values, int64_t nnz, bool implicit, unsigned long long* first) {
+  for (int64_t k = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; k < nnz; k += int64_t{gridDim.x} * blockDim.x) {
+    const float v = values[k];
+    if (!isfinite(v) || (implicit && !(v >= 1.0f))) {
+      atomicMin(first, static_cast<unsigned long long>(k));
+      return;  // the thread's later entries are higher
+    }
+  }
+}
+
+// Rejects the rows' values as the CPU backend does, before anything is written: one pass over
+// the values and one synchronisation.
+void check_values(DeviceContext& ctx, const CsrView& rows, bool implicit, const char* op) {
+  if (rows.values == nullptr || rows.nnz == 0) return;
+  DeviceScratch<unsigned long long> first(ctx, 1);
+  COHORT_CUDA_CHECK(cudaMemsetAsync(first.data(), 0xff, sizeof(unsigned long long), ctx.stream()));
+  launch_kernel(first_bad_value_kernel, grid_for(ctx, rows.nnz, 256), 256, 0, ctx.stream(), rows.values, rows.nnz,
+                implicit, first.data());
+  unsigned long long entry = 0;
+  COHORT_CUDA_CHECK(cudaMemcpyAsync(&entry, first.data(), sizeof(entry), cudaMemcpyDeviceToHost, ctx.stream()));
+  ctx.synchronize();
+  if (entry == ~0ull) return;
+  float value = 0.0f;
+  COHORT_CUDA_CHECK(
+      cudaMemcpyAsync(&value, rows.values + entry, sizeof(value), cudaMemcpyDeviceToHost, ctx.stream()));
+  ctx.synchronize();
+  check_als_value(op, value, static_cast<int64_t>(entry), implicit);
+}
+
+// key[u] = the row's length, plus `direct` when the dual form does not take the row: empty, or
+// longer than dual_max nonzeros. direct = 0 and dual_max < 0: the length alone.
+__global__ void row_keys_kernel(CsrView rows, int64_t dual_max, int64_t direct, int64_t* key, int32_t* id) {
   for (int64_t u = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; u < rows.rows;
        u += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t begin = rows.indptr[u];
-    const int64_t length = rows.indptr[u + 1] - begin;
-    bool dual = length >= 1 && length <= dual_max;  // empty rows cost the f x f kernel nothing
-    if (dual && implicit && rows.values != nullptr) {
-      for (int64_t p = begin; p < begin + length; ++p) {
-        if (!(rows.values[p] >= 1.0f)) {
-          dual = false;
-          break;
-        }
-      }
-    }
+    const int64_t length = rows.indptr[u + 1] - rows.indptr[u];
+    const bool dual = length >= 1 && length <= dual_max;  // empty rows cost the f x f kernel nothing
     key[u] = dual ? length : length + direct;
     id[u] = static_cast<int32_t>(u);
   }
@@ -122,13 +142,6 @@ __global__ void count_above_kernel(const int64_t* sorted_key, int64_t n, Thresho
   out[t] = lo;
 }
 
-// Which rows take the dual form (als_dual_kernels.cuh): those of at most max_nnz nonzeros,
-// with no confidence below 1 when implicit. max_nnz < 0: none.
-struct DualRouting {
-  int64_t max_nnz = -1;
-  bool implicit = false;
-};
-
 // The key offset of the rows the dual form does not take: a power of two above any length.
 int64_t direct_key_offset(int64_t nnz) {
   int64_t offset = 2;
@@ -144,20 +157,22 @@ struct RowOrder {
 // The rows by descending key (the length; rows the dual form does not take first), ties by
 // ascending row (the radix sort is stable); with thresholds, also how many keys are above each
 // (one synchronisation).
+// dual_max >= 0: rows of 1 to dual_max nonzeros, the dual form's (als_dual_kernels.cuh), are
+// keyed by length and the others by length + direct_key_offset.
 RowOrder longest_first(DeviceContext& ctx, CsrView rows, const std::vector<int64_t>& thresholds = {},
-                       DualRouting dual = {}) {
+                       int64_t dual_max = -1) {
   const int64_t n = rows.rows;
   COHORT_CHECK(n <= INT32_MAX, "als_solve: {} rows exceed the int32 range of the GPU solver", n);
   COHORT_CHECK(thresholds.size() <= kMaxThresholds, "als_solve: {} row-length thresholds, at most {}",
                thresholds.size(), kMaxThresholds);
   DeviceScratch<int64_t> key(ctx, n), sorted_key(ctx, n);
   DeviceScratch<int32_t> id(ctx, n), order(ctx, n);
-  const int64_t direct = dual.max_nnz >= 0 ? direct_key_offset(rows.nnz) : 0;
+  const int64_t direct = dual_max >= 0 ? direct_key_offset(rows.nnz) : 0;
   const int64_t max_key = direct > 0 ? 2 * direct - 1 : rows.nnz;
   int end_bit = 1;
   while (end_bit < 63 && (int64_t{1} << end_bit) <= max_key) ++end_bit;
-  launch_kernel(row_keys_kernel, grid_for(ctx, n, 256), 256, 0, ctx.stream(), rows, dual.max_nnz, dual.implicit,
-                direct, key.data(), id.data());
+  launch_kernel(row_keys_kernel, grid_for(ctx, n, 256), 256, 0, ctx.stream(), rows, dual_max, direct, key.data(),
+                id.data());
   run_cub(ctx, [&](void* temp, size_t& bytes) {
     return cub::DeviceRadixSort::SortPairsDescending(temp, bytes, key.data(), sorted_key.data(), id.data(),
                                                      order.data(), n, 0, end_bit, ctx.stream());
@@ -358,6 +373,7 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   COHORT_CHECK(f <= 4096, "als_solve: factors must be in [1, 4096] on the GPU, got {}", f);
   const bool implicit = mode == AlsMode::implicit;
   if (rows.rows == 0) return;
+  check_values(ctx, rows, implicit, "als_solve");
 
   const SolveArgs args{rows, y.data, y.ld, y.rows, implicit ? gram : nullptr, reg, implicit, static_cast<int>(f),
                        x.data, x.ld};
@@ -393,7 +409,7 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   }
   if (dual_max >= 0) thresholds[0] = direct_key_offset(rows.nnz) - 1;
   RowOrder order = solver == SolverKind::conjugate_gradient || tiled
-                       ? longest_first(ctx, rows, thresholds, DualRouting{dual_max, implicit})
+                       ? longest_first(ctx, rows, thresholds, dual_max)
                        : RowOrder{DeviceScratch<int32_t>(ctx, 0), {}};
   DeviceScratch<unsigned long long> next_row(ctx, 2 + std::size(kDualWarpCounts));
   COHORT_CUDA_CHECK(cudaMemsetAsync(next_row.data(), 0, static_cast<size_t>(next_row.size()) * sizeof(unsigned long long),
@@ -506,6 +522,7 @@ double als_loss(DeviceContext& ctx, CsrView rows, MatrixView<const float> x, Mat
   const int64_t f = y.cols;
   const bool implicit = mode == AlsMode::implicit;
   if (rows.rows == 0) return 0.0;
+  check_values(ctx, rows, implicit, "als_loss");
   DeviceScratch<double> row_loss(ctx, rows.rows);
   DeviceScratch<double> total(ctx, 1);
   DeviceFlag flag(ctx);

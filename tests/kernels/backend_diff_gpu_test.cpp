@@ -989,6 +989,50 @@ TEST_F(BackendDiffGpu, BadInputThrows) {
   }
 }
 
+// Values the ALS operations reject (a confidence below 1 under implicit ALS, a rating that is
+// not finite): the same message naming the entry on every backend, and x left as it was.
+TEST_F(BackendDiffGpu, AlsRejectsBadValuesLikeTheCpu) {
+  struct Case {
+    AlsMode mode;
+    float bad;
+  };
+  const Case cases[] = {{AlsMode::implicit, 0.5f},
+                        {AlsMode::implicit, std::nanf("")},
+                        {AlsMode::explicit_ratings, -INFINITY}};
+  HostCsr m;
+  m.rows = 3;
+  m.cols = 3;
+  m.indptr = {0, 2, 3, 3};
+  m.indices = {0, 2, 1};
+  const std::vector<float> y_host{1, 0, 0, 0, 1, 0, 0, 0, 1};
+  const std::vector<float> sentinel(9, 7.0f);
+  for (auto& gpu : gpus_) {
+    for (const Case& c : cases) {
+      for (SolverKind solver : {SolverKind::cholesky, SolverKind::conjugate_gradient}) {
+        m.values = {2.0f, 3.0f, c.bad};  // entry 2 is bad
+        std::string message[2];
+        Backend* backends[2] = {cpu_.get(), gpu.get()};
+        for (int i = 0; i < 2; ++i) {
+          Backend& b = *backends[i];
+          BackendCsr rows(b, m, true);
+          Buffer<float> y(b, y_host), gram(b, y_host), x(b, sentinel);
+          const float* g = c.mode == AlsMode::implicit ? gram.data() : nullptr;
+          try {
+            b.als_solve(rows.view, y.matrix(3, 3), g, 0.1f, c.mode, solver, 3, x.matrix(3, 3));
+            ADD_FAILURE() << b.name() << ": no error for value " << c.bad;
+          } catch (const Error& e) {
+            message[i] = e.what();
+          }
+          EXPECT_EQ(x.to_host(), sentinel) << b.name() << ": x was written";
+          EXPECT_THROW(b.als_loss(rows.view, x.matrix(3, 3), y.matrix(3, 3), g, c.mode), Error) << b.name();
+        }
+        EXPECT_NE(message[0].find("at entry 2 "), std::string::npos) << message[0];
+        EXPECT_EQ(message[1], message[0]);
+      }
+    }
+  }
+}
+
 #ifdef COHORT_CUDA_EMULATION
 // Out of device memory: an Error with Status::out_of_memory that names the size asked and the
 // size free, and the backend still works afterwards. (The emulated device's capacity can be
