@@ -15,14 +15,8 @@
 #include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/cpu/csr_checks.hpp"
+#include "kernels/cpu/hot_clones.hpp"
 #include "kernels/error.hpp"
-
-// The hot loops also get an AVX2/FMA clone picked at load time; the build targets x86-64-v2.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define COHORT_HOT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define COHORT_HOT_CLONES
-#endif
 
 namespace cohort::cpu {
 namespace {

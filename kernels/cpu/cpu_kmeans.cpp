@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/hot_clones.hpp"
 #include "kernels/error.hpp"
 
 namespace cohort::cpu {
@@ -36,6 +38,57 @@ constexpr int64_t kSeedParallelWork = int64_t{1} << 20;
 // A seeding distance at most this share of |x|^2 + |c|^2 is recomputed by differences.
 constexpr float kSeedExactBelow = 1e-4f;
 
+// Nearest and second-nearest centroid of rows [s0, s0 + len) of an assignment block among
+// centroids [lo, hi), from dots(c, i) = -2 c.x_i. Adds, compares and selects only, so the
+// AVX2 clone gives the same bits.
+COHORT_HOT_CLONES void scan_segment(MatrixView<const float> dm, const float* c_sq, int64_t lo, int64_t hi,
+                                    int64_t s0, int64_t len, const float* __restrict xs, float* __restrict best,
+                                    float* __restrict second, int32_t* __restrict label) {
+  std::fill_n(best, len, std::numeric_limits<float>::infinity());
+  std::fill_n(second, len, std::numeric_limits<float>::infinity());
+  std::fill_n(label, len, 0);
+  for (int64_t c = lo; c < hi; ++c) {
+    const float* dc = dm.row(c) + s0;
+    const float cs = c_sq[c];
+    const int32_t local = static_cast<int32_t>(c - lo);
+    // dist = |x|^2 - 2 x.c + |c|^2. best = min(best, dist) and second = min(second,
+    // max(best, dist)) keep the two smallest, an equal distance becoming the second;
+    // strict < moves the label, so ties keep the lowest index. Written as plain
+    // min/max selects so that the compiler vectorises it.
+#pragma omp simd
+    for (int64_t i = 0; i < len; ++i) {
+      const float raw = xs[i] + dc[i] + cs;
+      const float dist = raw > 0.0f ? raw : 0.0f;
+      const float b_old = best[i];
+      const float s_old = second[i];
+      const float larger = b_old > dist ? b_old : dist;
+      second[i] = s_old < larger ? s_old : larger;
+      best[i] = b_old < dist ? b_old : dist;
+      label[i] = dist < b_old ? local : label[i];
+    }
+  }
+}
+
+// sums[label] += x_i and counts[label] += 1 for rows [begin, end) of one problem (k labels);
+// false when a label is outside [0, k). Each element's sum is exact in the clone too.
+COHORT_HOT_CLONES bool add_rows_to_sums(MatrixView<const float> x, const int32_t* labels, int64_t begin, int64_t end,
+                                        int32_t k, double* __restrict sums, double* __restrict counts) {
+  const int64_t d = x.cols;
+  bool ok = true;
+  for (int64_t i = begin; i < end; ++i) {
+    const int32_t label = labels[i];
+    if (label < 0 || label >= k) {
+      ok = false;
+      continue;
+    }
+    const float* __restrict row = x.row(i);
+    double* __restrict s = sums + label * d;
+    for (int64_t j = 0; j < d; ++j) s[j] += row[j];
+    counts[label] += 1.0;
+  }
+  return ok;
+}
+
 }  // namespace
 
 void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixView<const float> centroids,
@@ -60,7 +113,8 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
   const int64_t blocks = (n + block - 1) / block;
 #pragma omp parallel if (blocks > 1 && n * total_k * x.cols >= kAssignParallelWork)
   {
-    std::vector<float> dots(static_cast<std::size_t>(std::min(block, n) * total_k));
+    // Left uninitialised: the GEMM (beta = 0) writes every element before the scan reads it.
+    std::unique_ptr<float[]> dots(new float[static_cast<std::size_t>(std::min(block, n) * total_k)]);
     float best[kAssignSegment];
     float second[kAssignSegment];
     int32_t label[kAssignSegment];
@@ -70,7 +124,7 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
       const int64_t rows = std::min(n, begin + block) - begin;
       // dots(c, i) = -2 c.x_i, centroid-major, so that the scan below runs along contiguous
       // rows of x for one centroid at a time and vectorises across rows.
-      MatrixView<float> dm(dots.data(), total_k, rows);
+      MatrixView<float> dm(dots.get(), total_k, rows);
       gemm_nt_on(1, -2.0f, centroids, x.rows_range(begin, begin + rows), 0.0f, dm);
       for (int b = 0; b < num_problems; ++b) {
         const int64_t lo = k_offsets[b];
@@ -78,30 +132,7 @@ void kmeans_assign(MatrixView<const float> x, const float* x_sq_norms, MatrixVie
         // Segments of rows small enough for best / second / label to stay in L1.
         for (int64_t s0 = 0; s0 < rows; s0 += kAssignSegment) {
           const int64_t len = std::min(rows - s0, kAssignSegment);
-          const float* xs = x_sq_norms + begin + s0;
-          std::fill_n(best, len, std::numeric_limits<float>::infinity());
-          std::fill_n(second, len, std::numeric_limits<float>::infinity());
-          std::fill_n(label, len, 0);
-          for (int64_t c = lo; c < hi; ++c) {
-            const float* dc = dm.row(c) + s0;
-            const float cs = c_sq[c];
-            const int32_t local = static_cast<int32_t>(c - lo);
-            // dist = |x|^2 - 2 x.c + |c|^2. best = min(best, dist) and second = min(second,
-            // max(best, dist)) keep the two smallest, an equal distance becoming the second;
-            // strict < moves the label, so ties keep the lowest index. Written as plain
-            // min/max selects so that the compiler vectorises it.
-#pragma omp simd
-            for (int64_t i = 0; i < len; ++i) {
-              const float raw = xs[i] + dc[i] + cs;
-              const float dist = raw > 0.0f ? raw : 0.0f;
-              const float b_old = best[i];
-              const float s_old = second[i];
-              const float larger = b_old > dist ? b_old : dist;
-              second[i] = s_old < larger ? s_old : larger;
-              best[i] = b_old < dist ? b_old : dist;
-              label[i] = dist < b_old ? local : label[i];
-            }
-          }
+          scan_segment(dm, c_sq.data(), lo, hi, s0, len, x_sq_norms + begin + s0, best, second, label);
           const int64_t out = b * n + begin + s0;
           std::copy_n(label, len, labels + out);
           std::copy_n(best, len, best_dist + out);
@@ -126,32 +157,23 @@ void kmeans_accumulate(MatrixView<const float> x, const int32_t* labels, const i
   const int64_t max_chunks = std::clamp(kMaxPartialDoubles / stride, int64_t{1}, kMaxChunks);
   const int64_t chunk_rows = std::max(kMinChunkRows, (n + max_chunks - 1) / max_chunks);
   const int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
-  std::vector<double> partial(static_cast<std::size_t>(chunks * stride), 0.0);
+  // Each chunk zeroes its own partial sums, on the thread that fills them.
+  std::unique_ptr<double[]> partial(new double[static_cast<std::size_t>(chunks * stride)]);
 
   bool bad_label = false;
 #pragma omp parallel for schedule(dynamic, 1) reduction(||: bad_label)
   for (int64_t ch = 0; ch < chunks; ++ch) {
-    double* psum = partial.data() + ch * stride;
+    double* psum = partial.get() + ch * stride;
+    std::fill_n(psum, stride, 0.0);
     double* pcount = psum + total_k * d;
     const int64_t end = std::min(n, (ch + 1) * chunk_rows);
     // Problem by problem over the chunk's rows: one problem's k sums stay in L1 and the
     // chunk's rows in L2, where a row-by-row pass would scatter into every problem's sums.
     for (int b = 0; b < num_problems; ++b) {
       const int32_t k_b = static_cast<int32_t>(k_offsets[b + 1] - k_offsets[b]);
-      double* sb = psum + k_offsets[b] * d;
-      double* cb = pcount + k_offsets[b];
-      const int32_t* lb = labels + b * n;
-      for (int64_t i = ch * chunk_rows; i < end; ++i) {
-        const int32_t label = lb[i];
-        if (label < 0 || label >= k_b) {
-          bad_label = true;
-          continue;
-        }
-        const float* row = x.row(i);
-        double* s = sb + label * d;
-        for (int64_t j = 0; j < d; ++j) s[j] += row[j];
-        cb[label] += 1.0;
-      }
+      if (!add_rows_to_sums(x, labels + b * n, ch * chunk_rows, end, k_b, psum + k_offsets[b] * d,
+                            pcount + k_offsets[b]))
+        bad_label = true;
     }
   }
   COHORT_CHECK(!bad_label, "kmeans_accumulate: a label is outside [0, k) of its problem");
