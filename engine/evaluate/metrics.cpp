@@ -144,6 +144,34 @@ UserMetrics score_users(const TopK& recs, const Csr& test, const std::vector<int
   return out;
 }
 
+RatingErrors rating_errors(const Matrix& user_factors, const Matrix& item_factors, const Csr& test, double baseline) {
+  COHORT_CHECK(user_factors.rows == test.rows && item_factors.rows == test.cols && user_factors.cols == item_factors.cols,
+               "rating_errors: {} x {} user factors and {} x {} item factors for a {} x {} test matrix",
+               user_factors.rows, user_factors.cols, item_factors.rows, item_factors.cols, test.rows, test.cols);
+  RatingErrors e;
+  double squared = 0.0, absolute = 0.0, baseline_squared = 0.0;
+  for (int64_t u = 0; u < test.rows; ++u) {
+    const float* x = user_factors.row(u);
+    for (int64_t p = test.indptr[u]; p < test.indptr[u + 1]; ++p) {
+      const float* y = item_factors.row(test.indices[p]);
+      double predicted = 0.0;
+      for (int64_t j = 0; j < user_factors.cols; ++j) predicted += static_cast<double>(x[j]) * y[j];
+      const double actual = test.values.empty() ? 1.0 : test.values[p];
+      squared += (predicted - actual) * (predicted - actual);
+      absolute += std::abs(predicted - actual);
+      baseline_squared += (baseline - actual) * (baseline - actual);
+      ++e.ratings;
+    }
+  }
+  if (e.ratings > 0) {
+    const double n = static_cast<double>(e.ratings);
+    e.rmse = std::sqrt(squared / n);
+    e.mae = absolute / n;
+    e.baseline_rmse = std::sqrt(baseline_squared / n);
+  }
+  return e;
+}
+
 MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items, const std::vector<int>& cutoffs) {
   std::vector<int32_t> all(per_user.has_test.size());
   std::iota(all.begin(), all.end(), 0);

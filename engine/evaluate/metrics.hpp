@@ -37,6 +37,17 @@ MetricSet summarize(const UserMetrics& per_user, const TopK& recs, int64_t items
 // The same over only the listed rows (those of them with a test set); no such row: all 0.
 MetricSet summarize_rows(const UserMetrics& per_user, const TopK& recs, int64_t items,
                          const std::vector<int32_t>& rows, const std::vector<int>& cutoffs = kMetricCutoffs);
+// Rating prediction (explicit MF): the error of user . item against each held-out value, and
+// of one constant (the training ratings' mean) as the baseline a model must beat. Rows of
+// user_factors and test are aligned; test's columns index item_factors' rows.
+struct RatingErrors {
+  int64_t ratings = 0;  // held-out values scored
+  double rmse = 0.0;
+  double mae = 0.0;
+  double baseline_rmse = 0.0;  // of predicting `baseline` for every rating
+};
+RatingErrors rating_errors(const Matrix& user_factors, const Matrix& item_factors, const Csr& test, double baseline);
+
 // Labels < 0 are ignored (pairs where either is negative are dropped). As in scikit-learn,
 // identical trivial labelings (both one cluster, or no labelled rows) score 1; for NMI, one
 // single-cluster labeling against a split one scores 0.

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -168,8 +170,17 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   warm.seen = select_rows(split.train, warm_queries);
   warm.factors = select_rows(result.embeddings.users, warm_queries);
   for (int32_t u : warm_queries) warm.group.push_back(groups.assignment[static_cast<size_t>(u)]);
-  QueryEvaluation warm_eval = evaluate_queries(ctx, rec_model, warm, select_rows(split.warm_test, warm_queries),
-                                               recommenders);
+  const Csr warm_test = select_rows(split.warm_test, warm_queries);
+  QueryEvaluation warm_eval = evaluate_queries(ctx, rec_model, warm, warm_test, recommenders);
+  // Explicit MF predicts ratings: how well, beside how well it ranks.
+  std::optional<RatingErrors> rating;
+  if (config.embed.model == ModelKind::mf) {
+    const std::vector<float>& train_values = split.train.values;
+    const double mean = train_values.empty() ? 1.0
+                                              : std::accumulate(train_values.begin(), train_values.end(), 0.0) /
+                                                    static_cast<double>(train_values.size());
+    rating = rating_errors(warm.factors, result.embeddings.items, warm_test, mean);
+  }
   steps.lap("warm_evaluation");
 
   nlohmann::json cold_json = nlohmann::json::object();
@@ -258,6 +269,11 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
     m["groups"]["truth_users"] = std::count_if(truth.begin(), truth.end(), [](int32_t g) { return g >= 0; });
   }
   m["recommendation"] = {{"warm", warm_eval.metrics}, {"cold_start", cold_json}, {"per_group", per_group}};
+  if (rating)
+    m["rating_prediction"] = {{"held_out_ratings", rating->ratings},
+                              {"rmse", rating->rmse},
+                              {"mae", rating->mae},
+                              {"mean_rating_rmse", rating->baseline_rmse}};
 
   steps.lap("metrics");
   result.model = make_saved_model(config.embed, result.embeddings, groups, rec_model, data);

@@ -83,6 +83,12 @@ void print_summary(const nlohmann::json& m, const std::string& out_dir, bool all
   if (!any_cold)
     std::printf("%-22s none held out: cold-start users are drawn from users with %d or more interactions\n",
                 "cold start", SplitOptions{}.cold_min_interactions);
+  if (m.contains("rating_prediction")) {
+    const auto& r = m["rating_prediction"];
+    std::printf("ratings: RMSE %.4f, MAE %.4f on %lld held-out ratings (the training mean for every one: RMSE %.4f)\n",
+                r["rmse"].get<double>(), r["mae"].get<double>(), r["held_out_ratings"].get<long long>(),
+                r["mean_rating_rmse"].get<double>());
+  }
   const auto& t = m["timings_s"];
   std::printf("time:    load %.1fs, train %.1fs, groups %.1fs, evaluate %.1fs, total %.1fs\n", t["load"].get<double>(),
               t["train"].get<double>(), t["groups"].get<double>(), t["evaluate"].get<double>(), t["total"].get<double>());

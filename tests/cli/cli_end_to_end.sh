@@ -49,6 +49,11 @@ ls run1 | grep -q tmp && fail "no temporary files left behind"
 expect_exit 0 "prepare" "$cohort" prepare --input gen/interactions.csv --header --out gen/data.cache --quiet
 expect_exit 0 "evaluate from the cache" "$cohort" evaluate --input gen/data.cache --factors 8 --iterations 3 --k 4 --out run2 --quiet
 [ -s run2/metrics.json ] || fail "evaluate wrote metrics.json"
+grep -q '"rating_prediction"' run2/metrics.json && fail "rating errors only for explicit MF"
+expect_exit 0 "explicit MF" "$cohort" evaluate --input gen/data.cache --model mf --factors 8 --iterations 3 --k 4 \
+  --regularization 5 --out run_mf --quiet
+grep -q '"rating_prediction"' run_mf/metrics.json || fail "explicit MF reports its rating errors"
+grep -q "ratings: RMSE" out.txt || fail "explicit MF prints its rating errors"
 
 expect_exit 0 "train" "$cohort" train --input gen/interactions.csv --header --factors 8 --iterations 3 --out model --quiet
 expect_exit 0 "groups" "$cohort" groups --model-file model/model.cohort --input gen/interactions.csv --header --k 4 --out grp --quiet

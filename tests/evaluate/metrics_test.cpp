@@ -198,6 +198,23 @@ TEST(RankingMetrics, BadShapesAreRejected) {
   EXPECT_THROW(summarize_rows(m, recs, 5, {7}, cutoffs), Error);  // subset row outside
 }
 
+// Two users, f = 2; predictions worked out by hand: user 0 . item 1 = 1*3 + 2*0 = 3 against
+// 4 (error -1), user 0 . item 2 = 1*1 + 2*1 = 3 against 3 (0), user 1 . item 0 = 2*0.5 +
+// 0*7 = 1 against 3 (-2). RMSE sqrt(5/3), MAE 1; the baseline 3.5 errs 0.5, 0.5, 0.5.
+TEST(RatingErrors, AgainstHeldOutRatings) {
+  Matrix users(2, 2), items(3, 2);
+  users.data = {1, 2, 2, 0};
+  items.data = {0.5f, 7, 3, 0, 1, 1};
+  const Csr test = Csr::from_triplets(2, 3, {0, 0, 1}, {1, 2, 0}, {4.0f, 3.0f, 3.0f});
+  const RatingErrors e = rating_errors(users, items, test, 3.5);
+  EXPECT_EQ(e.ratings, 3);
+  EXPECT_NEAR(e.rmse, std::sqrt(5.0 / 3.0), kTol);
+  EXPECT_NEAR(e.mae, 1.0, kTol);
+  EXPECT_NEAR(e.baseline_rmse, 0.5, kTol);
+  EXPECT_EQ(rating_errors(users, items, Csr::empty(2, 3), 3.5).ratings, 0);
+  EXPECT_THROW(rating_errors(users, items, Csr::empty(3, 3), 3.5), Error);
+}
+
 TEST(Clustering, IdenticalAndPermutedLabelingsScoreOne) {
   const std::vector<int32_t> a = {0, 0, 1, 1, 2, 2, 2};
   const std::vector<int32_t> permuted = {5, 5, 0, 0, 3, 3, 3};
