@@ -9,6 +9,7 @@
 
 #include "kernels/backend_checks.hpp"
 #include "kernels/cpu/cpu_ops.hpp"
+#include "kernels/cpu/hot_clones.hpp"
 #include "kernels/cpu/topk.hpp"
 #include "kernels/error.hpp"
 
@@ -95,6 +96,26 @@ void group_only_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrVi
   }
 }
 
+// One user's scores over the catalogue, dw * dot + gw * group (either term may be absent:
+// null), excluded items NaN, pushed through `top`. score may be dot itself (scored in place).
+// The AVX clones widen both the scoring and push_all's test of 16 scores against the floor;
+// they may fuse dw * dot + gw * group into one rounding where the default path takes two.
+COHORT_HOT_CLONES void score_row(float* score, const float* dot, const float* group, float dw, float gw,
+                                 int64_t items, const int32_t* excluded_begin, const int32_t* excluded_end,
+                                 TopKSelector& top) {
+  if (dot != nullptr && group != nullptr) {
+    for (int64_t i = 0; i < items; ++i) score[i] = dw * dot[i] + gw * group[i];
+  } else if (dot != nullptr) {
+    for (int64_t i = 0; i < items; ++i) score[i] = dw * dot[i];
+  } else {
+    for (int64_t i = 0; i < items; ++i) score[i] = gw * group[i];
+  }
+  // Excluded items become NaN, which the selector skips.
+  for (const int32_t* e = excluded_begin; e != excluded_end; ++e)
+    if (*e >= 0 && *e < items) score[*e] = std::numeric_limits<float>::quiet_NaN();
+  top.push_all(score, items);
+}
+
 }  // namespace
 
 void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView exclude, int k, int32_t* out_index,
@@ -140,21 +161,9 @@ void score_topk(const ScoreTerms& terms, int64_t rows, int64_t items, CsrView ex
           }
           group = terms.group_scores.row(g);
         }
-        if (has_dot && has_group) {
-          for (int64_t i = 0; i < items; ++i) score[i] = dw * dot[i] + gw * group[i];
-        } else if (has_dot) {
-          for (int64_t i = 0; i < items; ++i) score[i] = dw * dot[i];
-        } else {
-          for (int64_t i = 0; i < items; ++i) score[i] = gw * group[i];
-        }
-        // Excluded items become NaN, which the selector skips.
-        if (exclude.rows != 0) {
-          for (int64_t p = exclude.indptr[u]; p < exclude.indptr[u + 1]; ++p) {
-            const int32_t e = exclude.indices[p];
-            if (e >= 0 && e < items) score[e] = std::numeric_limits<float>::quiet_NaN();
-          }
-        }
-        top.push_all(score, items);
+        const int32_t* ex = exclude.rows != 0 ? exclude.indices + exclude.indptr[u] : nullptr;
+        const int32_t* ex_end = exclude.rows != 0 ? exclude.indices + exclude.indptr[u + 1] : nullptr;
+        score_row(score, dot, group, dw, gw, items, ex, ex_end, top);
         top.write(out_index + u * k, out_score + u * k);
       }
     }
