@@ -19,8 +19,10 @@ enum class SolverKind { cholesky, conjugate_gradient };
 
 // implicit: Hu, Koren, Volinsky 2008. Stored values are confidences c_ui >= 1 (preference 1).
 //   x_u = (YtY + reg I + sum_i (c_ui - 1) y_i y_i^T)^-1 sum_i c_ui y_i
-// explicit_ratings: ridge regression on the stored ratings r_ui only.
-//   x_u = (reg I + sum_i y_i y_i^T)^-1 sum_i r_ui y_i
+// explicit_ratings: ridge regression on the stored ratings r_ui only, its penalty scaled by the
+// row's count of ratings n_u (weighted-lambda regularisation, "ALS-WR", Zhou et al. 2008, as
+// Spark's ALS does): a row with many ratings is not shrunk like one with few.
+//   x_u = (reg n_u I + sum_i y_i y_i^T)^-1 sum_i r_ui y_i
 enum class AlsMode { implicit, explicit_ratings };
 
 struct BprStats {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -102,12 +103,22 @@ uint64_t mix_seed(uint64_t seed, uint64_t step) {
   return z ^ (z >> 31);
 }
 
-double sum_sq_norms(Backend& backend, MatrixView<const float> x) {
+// sum_r weight_r |x_r|^2; every weight 1 when `weights` is empty.
+double sum_sq_norms(Backend& backend, MatrixView<const float> x, const std::vector<double>& weights = {}) {
   Buffer<float> norms(backend, x.rows);
   backend.row_sq_norms(x, norms.data());
+  const std::vector<float> host = norms.to_host();
   double total = 0.0;
-  for (float v : norms.to_host()) total += v;
+  for (size_t r = 0; r < host.size(); ++r) total += static_cast<double>(host[r]) * (weights.empty() ? 1.0 : weights[r]);
   return total;
+}
+
+// How many ratings each user (row) and each item (column) of `m` has.
+std::pair<std::vector<double>, std::vector<double>> rating_counts(const Csr& m) {
+  std::vector<double> users(static_cast<size_t>(m.rows)), items(static_cast<size_t>(m.cols), 0.0);
+  for (int64_t u = 0; u < m.rows; ++u) users[static_cast<size_t>(u)] = static_cast<double>(m.row_length(u));
+  for (int32_t i : m.indices) items[static_cast<size_t>(i)] += 1.0;
+  return {std::move(users), std::move(items)};
 }
 
 // y^T y into gram, summed over every rank's rows.
@@ -131,6 +142,7 @@ void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, 
   const MatrixView<float> y = items.matrix(train.cols, f);
   const bool implicit = mode == AlsMode::implicit;
   const char* phase = model_kind_name(config.model);
+  std::pair<std::vector<double>, std::vector<double>> counts;  // explicit MF's loss: ratings per user, per item
 
   for (int it = 0; it < config.iterations; ++it) {
     // The explicit solve needs no Gram matrix: its normal equations hold only observed items.
@@ -143,10 +155,18 @@ void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, 
 
     std::string detail;
     if (config.compute_loss) {
-      // Full objective: data term + reg (|X|^2 + |Y|^2), the quantity the half-steps minimise.
+      // Full objective, the quantity the half-steps minimise: data term + reg (|X|^2 + |Y|^2),
+      // each row's norm weighted by its count of ratings for explicit MF (backend.hpp, AlsMode).
       if (implicit) global_gram(ctx, y, gram);
       const double data = backend.als_loss(user_rows.view(), x, y, implicit ? gram.data() : nullptr, mode);
-      out.final_loss = data + config.regularization * (sum_sq_norms(backend, x) + sum_sq_norms(backend, y));
+      double norms = 0.0;
+      if (implicit) {
+        norms = sum_sq_norms(backend, x) + sum_sq_norms(backend, y);
+      } else {
+        if (counts.first.empty()) counts = rating_counts(weighted);
+        norms = sum_sq_norms(backend, x, counts.first) + sum_sq_norms(backend, y, counts.second);
+      }
+      out.final_loss = data + config.regularization * norms;
       detail = fmt::format("loss {:.6g}", out.final_loss);
     }
     ctx.report(phase, it + 1, config.iterations, detail);

@@ -126,7 +126,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
       ->capture_default_str();
   cmd.add_option("--factors", o.factors, "embedding dimension")->check(CLI::Range(1, 1024))->capture_default_str();
   cmd.add_option("--iterations", o.iterations, "ALS/MF sweeps or BPR epochs")->check(CLI::Range(0, 100000))->capture_default_str();
-  cmd.add_option("--regularization", o.regularization, "L2 regularisation")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd.add_option("--regularization", o.regularization, "L2 regularisation (mf: per rating, scaled by each row's count; try 0.1)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd.add_option("--alpha", o.alpha, "iALS confidence 1 + alpha * value")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd.add_flag("--log-confidence", o.log_confidence, "iALS confidence 1 + alpha * log(1 + value)");
   cmd.add_option("--solver", o.solver, "cg | cholesky")->check(CLI::IsMember({"cg", "cholesky"}))->capture_default_str();

@@ -140,7 +140,7 @@ typedef struct cohort_model_config {
   const char* model;    /* "als" (implicit iALS) | "bpr" | "mf" (explicit ratings) */
   int factors;
   int iterations;       /* ALS/MF sweeps or BPR epochs */
-  float regularization;
+  float regularization; /* L2 penalty; "mf": scaled by each row's count of ratings (try 0.1) */
   float alpha;          /* iALS confidence 1 + alpha * value */
   const char* solver;   /* ALS: "cg" | "cholesky" */
   int cg_steps;

@@ -3,7 +3,8 @@
 //
 // Each row u solves (with w_ui = c_ui - 1 and b_u = sum_i c_ui y_i for implicit feedback,
 // Hu, Koren, Volinsky 2008; w_ui = 1 and b_u = sum_i r_ui y_i for explicit ratings):
-//   A_u x_u = b_u,   A_u = [YtY] + reg I + sum_i w_ui y_i y_i^T
+//   A_u x_u = b_u,   A_u = [YtY] + reg_u I + sum_i w_ui y_i y_i^T
+// with reg_u = reg for implicit feedback and reg n_u (the row's count of ratings) for explicit.
 // Cholesky builds and solves the systems in double (only the upper triangle of A_u is formed);
 // conjugate gradient runs in float without forming A_u.
 
@@ -157,6 +158,8 @@ struct SolveSetup {
   double value(int64_t k) const { return rows.values != nullptr ? rows.values[k] : 1.0; }
   // The weight of y_i y_i^T in A_u for a stored value v.
   double weight(double v) const { return implicit ? v - 1.0 : 1.0; }
+  // The ridge term of the row of entries [begin, end) (backend.hpp, AlsMode).
+  double row_reg(int64_t begin, int64_t end) const { return implicit ? reg : reg * static_cast<double>(end - begin); }
 };
 
 // b_u = sum_i v_ui y_i.
@@ -173,9 +176,10 @@ COHORT_HOT_CLONES void build_rhs(const SolveSetup& s, int64_t begin, int64_t end
 void build_system(const SolveSetup& s, int64_t begin, int64_t end, RowScratch& t) {
   const int64_t f = s.f;
   double* a = t.a.data();
+  const double reg = s.row_reg(begin, end);
   for (int64_t p = 0; p < f; ++p) {
     for (int64_t q = p; q < f; ++q) a[p * f + q] = s.gram != nullptr ? s.gram[p * f + q] : 0.0;
-    a[p * f + p] += s.reg;
+    a[p * f + p] += reg;
   }
   double w[kRankBlock] = {};
   int filled = 0;
@@ -211,12 +215,12 @@ COHORT_HOT_CLONES float dot_f(const float* __restrict a, const float* __restrict
   return s;
 }
 
-// out = A_u v without forming A_u: [gram v] + reg v + sum_i w_ui (y_i . v) y_i. The gram term
+// out = A_u v without forming A_u: [gram v] + reg_u v + sum_i w_ui (y_i . v) y_i. The gram term
 // is summed as columns (gram is symmetric), so every loop is a contiguous axpy.
 COHORT_HOT_CLONES void apply_system_f(const SolveSetup& s, const float* __restrict gram, int64_t begin, int64_t end,
                                       const float* __restrict v, float* __restrict out) {
   const int64_t f = s.f;
-  const float reg = static_cast<float>(s.reg);
+  const float reg = static_cast<float>(s.row_reg(begin, end));
   for (int64_t q = 0; q < f; ++q) out[q] = reg * v[q];
   if (gram != nullptr)
     for (int64_t p = 0; p < f; ++p) {

@@ -394,7 +394,9 @@ void als_solve(DeviceContext& ctx, CsrView rows, MatrixView<const float> y, cons
   }
   // Cholesky: the rows the f x f form solves (first in the order), then the dual form's in
   // bands of length, one for each instance of its kernel, the longest first.
-  const int64_t dual_max = solver == SolverKind::cholesky && tiled ? dual_max_nnz_for(f) : -1;
+  // Implicit feedback only: explicit rows' ridge terms differ by their length, and the dual form
+  // shares one G among the rows.
+  const int64_t dual_max = solver == SolverKind::cholesky && tiled && implicit ? dual_max_nnz_for(f) : -1;
   std::vector<int64_t> thresholds;
   std::vector<int> dual_warps;
   if (solver == SolverKind::conjugate_gradient) {

@@ -94,12 +94,13 @@ __global__ void __launch_bounds__(kCgMaxWarps * 32)
   }
 }
 
-// out[d] = reg v[d] + [gram v][d] + the sum of row j's chunk slots, for every d (global memory;
-// ends with a barrier).
-__device__ inline void cg_split_apply(const SolveArgs& s, const CgSplit& c, int64_t j, const float* v, float* out) {
+// out[d] = reg v[d] + [gram v][d] + the sum of row j's chunk slots, for every d, reg the row's
+// (row_reg; global memory; ends with a barrier).
+__device__ inline void cg_split_apply(const SolveArgs& s, const CgSplit& c, int64_t j, float reg, const float* v,
+                                      float* out) {
   const int f = s.f;
   for (int d = threadIdx.x; d < f; d += blockDim.x) {
-    float acc = s.reg * v[d];
+    float acc = reg * v[d];
     if (s.gram != nullptr)
       for (int e = 0; e < f; ++e) acc += s.gram[e * f + d] * v[e];
     float sparse = 0.0f;
@@ -122,11 +123,13 @@ __global__ void __launch_bounds__(kCgSplitUpdateThreads)
     float* p = c.p + j * f;
     float* ap = c.ap + j * f;
     float* b = c.b + j * f;
-    float* xu = s.x + int64_t{order[j]} * s.x_ld;
+    const int64_t u = order[j];
+    float* xu = s.x + u * s.x_ld;
+    const float reg = row_reg(s, s.rows.indptr[u], s.rows.indptr[u + 1]);
     if (step == 0) {
       for (int d = tid; d < f; d += blockDim.x) x[d] = xu[d];
       __syncthreads();
-      cg_split_apply(s, c, j, x, ap);
+      cg_split_apply(s, c, j, reg, x, ap);
       float rs_local = 0.0f;
       float bb_local = 0.0f;
       for (int d = tid; d < f; d += blockDim.x) {
@@ -148,7 +151,7 @@ __global__ void __launch_bounds__(kCgSplitUpdateThreads)
       continue;
     }
     if (c.active[j] == 0) continue;  // read by every thread before thread 0 writes it below
-    cg_split_apply(s, c, j, p, ap);
+    cg_split_apply(s, c, j, reg, p, ap);
     float pap_local = 0.0f;
     for (int d = tid; d < f; d += blockDim.x) pap_local += p[d] * ap[d];
     const float pap = block_sum_float(pap_local, reduce);

@@ -1,6 +1,8 @@
 // iALS rows with fewer nonzeros than factors, solved in the dual (Woodbury) form: an n x n
 // system for a row of n nonzeros instead of the f x f one of als_kernels.cuh. Launched by
-// als.cu; tested on the CPU through the emulation (tests/kernels/als_dual_emulated_test.cpp).
+// als.cu for implicit feedback only (explicit rows' ridge terms reg n_u differ from row to row,
+// where this form shares one G); tested on the CPU through the emulation
+// (tests/kernels/als_dual_emulated_test.cpp).
 //
 // A row's system is (G + Y_u^T D Y_u) x = Y_u^T v, with G = [Y^T Y] + reg I, D = diag(w) the
 // weights (c - 1 implicit, 1 explicit) and v the values (c, or the ratings), Y_u the n rows

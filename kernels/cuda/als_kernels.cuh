@@ -3,9 +3,9 @@
 // CPU through the emulation (tests/kernels/als_kernels_emulated_test.cpp).
 //
 // Each row u solves
-//   A_u x_u = b_u,  A_u = [Y^T Y] + reg I + sum_i w_ui y_i y_i^T,  b_u = sum_i v_ui y_i,
-// with w = c - 1 and v = c for implicit confidences, w = 1 and v = r for explicit ratings
-// (no Gram term). One block solves one row at a time and takes the next from a shared counter,
+//   A_u x_u = b_u,  A_u = [Y^T Y] + reg_u I + sum_i w_ui y_i y_i^T,  b_u = sum_i v_ui y_i,
+// with w = c - 1, v = c and reg_u = reg for implicit confidences, w = 1, v = r and
+// reg_u = reg n_u for explicit ratings (no Gram term; row_reg). One block solves one row at a time and takes the next from a shared counter,
 // walking the rows in the given order (longest first, so that the few very popular items do
 // not start last and leave the rest of the GPU idle). A row's result does not depend on which
 // block solved it: the output is the same from run to run.
@@ -37,6 +37,11 @@ struct SolveArgs {
 };
 
 __device__ inline float entry_weight(const SolveArgs& s, float v) { return s.implicit ? v - 1.0f : 1.0f; }
+// The ridge term of the row of entries [begin, end): reg for implicit feedback, reg n_u for
+// explicit ratings (backend.hpp, AlsMode).
+__device__ inline float row_reg(const SolveArgs& s, int64_t begin, int64_t end) {
+  return s.implicit ? s.reg : s.reg * static_cast<float>(end - begin);
+}
 
 // The next row for this block: order[slot] for slot = atomicAdd(next_row, 1), or -1 when none
 // is left. Every thread of the block gets the same answer. `slot` is block-shared scratch.
@@ -137,14 +142,15 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
       continue;
     }
 
-    // acc = the tile of [gram] + reg I (the padding is the identity), to which the build adds;
+    // acc = the tile of [gram] + reg_u I (the padding is the identity), to which the build adds;
     // the tensor build adds it when it reads its tiles back.
+    const float reg = row_reg(s, begin, end);
     auto gram_tile = [&](int r, int c) {
       const int p = r0 + r;
       const int q = c0 + c;
       float a = 0.0f;
       if (p < f && q < f && s.gram != nullptr) a = s.gram[p * f + q];
-      if (p == q) a += p < f ? s.reg : 1.0f;
+      if (p == q) a += p < f ? reg : 1.0f;
       return a;
     };
     COHORT_UNROLL
@@ -220,7 +226,7 @@ __global__ void __launch_bounds__(kMaxThreads, kMinBlocks)
     }
     if (kTensorBuild) {
       // The fragments to shared memory in tile order (over ys, done with), each thread's tile
-      // back, plus [gram] + reg I.
+      // back, plus [gram] + reg_u I.
       gram_blocks_store(frag, run, tile_rows, ys);
       __syncthreads();
       if (owner) {
@@ -276,10 +282,11 @@ __global__ void __launch_bounds__(kGeneralThreads)
       for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
       continue;
     }
+    const float reg = row_reg(s, begin, end);
     for (int e = tid; e < ff; e += blockDim.x) {
       const int p = e / f;
       const int q = e - p * f;
-      if (q <= p) a[e] = (s.gram != nullptr ? s.gram[e] : 0.0f) + (p == q ? s.reg : 0.0f);
+      if (q <= p) a[e] = (s.gram != nullptr ? s.gram[e] : 0.0f) + (p == q ? reg : 0.0f);
     }
     for (int d = tid; d < f; d += blockDim.x) b[d] = 0.0f;
     __syncthreads();
@@ -455,13 +462,14 @@ __device__ inline void cg_sparse_terms(const SolveArgs& s, int64_t begin, int64_
   }
 }
 
-// out[d] = reg vin[d] + [gram vin][d] + sum_w partial[w][d]. Call after a barrier that follows
-// cg_sparse_terms; ends with one.
-__device__ inline void cg_finish_apply(const SolveArgs& s, const float* vin, const float* partial, float* out) {
+// out[d] = reg vin[d] + [gram vin][d] + sum_w partial[w][d], reg the row's (row_reg). Call after
+// a barrier that follows cg_sparse_terms; ends with one.
+__device__ inline void cg_finish_apply(const SolveArgs& s, float reg, const float* vin, const float* partial,
+                                       float* out) {
   const int f = s.f;
   const int warps = blockDim.x >> 5;
   for (int d = threadIdx.x; d < f; d += blockDim.x) {
-    float acc0 = s.reg * vin[d];
+    float acc0 = reg * vin[d];
     float acc1 = 0.0f;
     if (s.gram != nullptr) {
       int e = 0;
@@ -506,12 +514,13 @@ __global__ void __launch_bounds__(kCgMaxWarps * 32)
       for (int d = tid; d < f; d += blockDim.x) xu[d] = 0.0f;
       continue;
     }
+    const float reg = row_reg(s, begin, end);
     for (int d = tid; d < f; d += blockDim.x) x[d] = xu[d];
     __syncthreads();
     // r = b - A x, starting from the previous iterate.
     cg_sparse_terms(s, begin, end, x, partial, partial_b, flag);
     __syncthreads();
-    cg_finish_apply(s, x, partial, ap);
+    cg_finish_apply(s, reg, x, partial, ap);
     float rs_local = 0.0f;
     float bb_local = 0.0f;
     for (int d = tid; d < f; d += blockDim.x) {
@@ -528,7 +537,7 @@ __global__ void __launch_bounds__(kCgMaxWarps * 32)
     for (int step = 0; step < steps && rs > tiny; ++step) {
       cg_sparse_terms(s, begin, end, p, partial, nullptr, flag);
       __syncthreads();
-      cg_finish_apply(s, p, partial, ap);
+      cg_finish_apply(s, reg, p, partial, ap);
       float pap_local = 0.0f;
       for (int d = tid; d < f; d += blockDim.x) pap_local += p[d] * ap[d];
       const float pap = block_sum_float(pap_local, reduce);
@@ -568,15 +577,16 @@ constexpr int64_t kCgWarpMaxNnz = 128;
 constexpr int kCgWarpThreads = 256;
 constexpr int kCgWarpInFlight = 4;
 
-// ap = reg v + [G v] + sum_i w_i (y_i . v) y_i over the row's nonzeros [begin, end); with
+// ap = reg_u v + [G v] + sum_i w_i (y_i . v) y_i over the row's nonzeros [begin, end); with
 // kWithB, also b += sum_i c_i y_i.
 template <int kDims, bool kWithB>
 __device__ inline void cg_warp_apply(const SolveArgs& s, int64_t begin, int64_t end, const float (&v)[kDims],
                                      float (&ap)[kDims], float (&b)[kDims], int* flag) {
   const int f = s.f;
   const int lane = threadIdx.x & 31;
+  const float reg = row_reg(s, begin, end);
   COHORT_UNROLL
-  for (int j = 0; j < kDims; ++j) ap[j] = s.reg * v[j];
+  for (int j = 0; j < kDims; ++j) ap[j] = reg * v[j];
   if (s.gram != nullptr) {
     COHORT_UNROLL
     for (int jj = 0; jj < kDims; ++jj) {

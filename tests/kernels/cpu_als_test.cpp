@@ -38,7 +38,8 @@ NormalEquations normal_equations(const HostCsr& m, int64_t u, const std::vector<
     for (int64_t q = 0; q < f; ++q) {
       if (mode == AlsMode::implicit) eq.a[p * f + q] = (*gram)[p * f + q];
     }
-    eq.a[p * f + p] += reg;
+    // Explicit ratings: the ridge term scales with the row's count (backend.hpp, AlsMode).
+    eq.a[p * f + p] += mode == AlsMode::implicit ? reg : reg * static_cast<double>(m.indptr[u + 1] - m.indptr[u]);
   }
   for (int64_t k = m.indptr[u]; k < m.indptr[u + 1]; ++k) {
     const double v = with_values ? m.values[k] : 1.0;
@@ -161,6 +162,10 @@ class CpuAlsTest : public ::testing::Test {
   void expect_matches_dense(const Problem& p, float reg, AlsMode mode, bool with_values,
                             const std::vector<float>& x, double tolerance) {
     for (int64_t u = 0; u < p.m.rows; ++u) {
+      if (p.m.indptr[u] == p.m.indptr[u + 1]) {  // no entries: x_u = 0 by definition
+        for (int64_t q = 0; q < kF; ++q) ASSERT_EQ(x[u * kF + q], 0.0f) << "empty row " << u << " factor " << q;
+        continue;
+      }
       const NormalEquations eq = normal_equations(p.m, u, p.y, kF, &p.gram, reg, mode, with_values);
       const std::vector<double> exact = dense_solve(eq.a, eq.b);
       const double scale = std::max(1.0, max_abs(exact));
