@@ -5,6 +5,8 @@
 #include <numbers>
 #include <numeric>
 #include <random>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -44,6 +46,13 @@ constexpr double kUserTasteJitter = 0.25;   // per-user log-normal spread of fav
 constexpr int64_t kEpochStart = 1420070400; // 2015-01-01
 constexpr int64_t kEpochSpan = 252460800;   // to 2023-01-01
 constexpr double kMeanGapSeconds = 86400.0; // mean time between a user's interactions
+// Item text vectors, standing in for a language model's embeddings of the items' text: each
+// item near its cluster's direction, which leans toward its family's (the shared second tag).
+constexpr int kTextDims = 32;
+constexpr double kTextFamilyWeight = 0.6;   // a cluster's direction: this much of its family's
+constexpr double kTextClusterWeight = 0.8;  // and this much of its own
+constexpr double kTextItemNoise = 0.8;      // length of an item's own random part
+constexpr uint64_t kTextSeedSalt = 0x7e57'7e57'7e57'7e57ull;  // a stream apart from the interactions'
 
 // Explicit transforms of mt19937_64 output, so the data set depends only on the seed and
 // not on the standard library's distribution implementations.
@@ -191,6 +200,52 @@ std::vector<int32_t> plant_groups(int64_t users, int groups, Rng& rng) {
 }
 
 // One generated interaction before the CSR is built.
+std::vector<double> random_direction(Rng& rng, int dims) {
+  std::vector<double> v(static_cast<size_t>(dims));
+  double norm = 0.0;
+  for (double& x : v) {
+    x = rng.normal();
+    norm += x * x;
+  }
+  for (double& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
+// Unit text vectors for the items (kTextDims, above), from their own random stream so that the
+// interactions do not depend on them.
+Matrix text_vectors(const std::vector<int32_t>& item_cluster, int clusters, uint64_t seed) {
+  Rng rng(seed ^ kTextSeedSalt);
+  std::vector<std::vector<double>> family(static_cast<size_t>(kNameCount));
+  for (auto& f : family) f = random_direction(rng, kTextDims);
+  std::vector<std::vector<double>> direction(static_cast<size_t>(clusters));
+  for (int c = 0; c < clusters; ++c) {
+    // The family of a cluster's name, as its tags give it (names repeat past kNameCount).
+    const char* fam = kClusterNames[c % kNameCount].family;
+    int first = 0;
+    while (std::string_view(kClusterNames[first].family) != fam) ++first;
+    const std::vector<double> own = random_direction(rng, kTextDims);
+    direction[static_cast<size_t>(c)].resize(kTextDims);
+    for (int j = 0; j < kTextDims; ++j)
+      direction[static_cast<size_t>(c)][static_cast<size_t>(j)] =
+          kTextFamilyWeight * family[static_cast<size_t>(first)][static_cast<size_t>(j)] +
+          kTextClusterWeight * own[static_cast<size_t>(j)];
+  }
+  const auto items = static_cast<int64_t>(item_cluster.size());
+  Matrix out(items, kTextDims);
+  const double noise_scale = kTextItemNoise / std::sqrt(static_cast<double>(kTextDims));
+  for (int64_t i = 0; i < items; ++i) {
+    const std::vector<double>& mu = direction[static_cast<size_t>(item_cluster[static_cast<size_t>(i)])];
+    std::vector<double> v(kTextDims);
+    double norm = 0.0;
+    for (int j = 0; j < kTextDims; ++j) {
+      v[static_cast<size_t>(j)] = mu[static_cast<size_t>(j)] + noise_scale * rng.normal();
+      norm += v[static_cast<size_t>(j)] * v[static_cast<size_t>(j)];
+    }
+    for (int j = 0; j < kTextDims; ++j) out.row(i)[j] = static_cast<float>(v[static_cast<size_t>(j)] / std::sqrt(norm));
+  }
+  return out;
+}
+
 struct Event {
   int32_t item;
   float rating;
@@ -333,6 +388,8 @@ GeneratedData generate_dataset(const GeneratorConfig& config) {
     out.catalog.titles[i] = fmt::format("{} item {}", cluster_name(c), item_rank[i] + 1);
     out.catalog.tags[i] = {cluster_name(c), kClusterNames[c % kNameCount].family};
   }
+  out.catalog.text_vectors = text_vectors(item_cluster, clusters, config.seed);
+  out.catalog.items_with_text = n_items;
   return out;
 }
 
@@ -380,6 +437,24 @@ void write_generated(const std::string& dir, const GeneratedData& data) {
          << '\n';
     }
   });
+
+  if (data.catalog.has_text()) {
+    const Matrix& v = data.catalog.text_vectors;
+    COHORT_CHECK(v.rows == static_cast<int64_t>(d.item_ids.size()), "write_generated: {} text vectors for {} items",
+                 v.rows, d.item_ids.size());
+    write_file_atomically(base + "item_text_vectors.csv", [&](std::ostream& os) {
+      fmt::memory_buffer buf;
+      fmt::format_to(std::back_inserter(buf), "item_id");
+      for (int64_t j = 0; j < v.cols; ++j) fmt::format_to(std::back_inserter(buf), ",v{}", j + 1);
+      buf.push_back('\n');
+      for (int64_t i = 0; i < v.rows; ++i) {
+        fmt::format_to(std::back_inserter(buf), "{}", d.item_ids[static_cast<size_t>(i)]);
+        for (int64_t j = 0; j < v.cols; ++j) fmt::format_to(std::back_inserter(buf), ",{}", v.row(i)[j]);
+        buf.push_back('\n');
+      }
+      os.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    });
+  }
 
   write_file_atomically(base + "truth.csv", [&](std::ostream& os) {
     os << "user_id,group\n";

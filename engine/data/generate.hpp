@@ -23,13 +23,14 @@ struct GeneratorConfig {
 
 struct GeneratedData {
   Interactions interactions;      // values: ratings 1..5; timestamps increasing per user
-  ItemCatalog catalog;            // titles and tags that name each item's cluster
+  ItemCatalog catalog;            // titles and tags that name each item's cluster; text vectors
   std::vector<int32_t> truth;     // planted group per user
 };
 
 GeneratedData generate_dataset(const GeneratorConfig& config);
 // Writes interactions.csv (user_id,item_id,rating,timestamp with header), items.csv
-// (item_id,title,tags) and truth.csv (user_id,group) into dir (created if missing).
+// (item_id,title,tags), item_text_vectors.csv (item_id,v1,...,vd) and truth.csv
+// (user_id,group) into dir (created if missing).
 void write_generated(const std::string& dir, const GeneratedData& data);
 
 }  // namespace cohort

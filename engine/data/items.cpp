@@ -2,7 +2,10 @@
 
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <unordered_map>
+
+#include <fmt/format.h>
 
 #include "engine/data/text.hpp"
 #include "kernels/error.hpp"
@@ -172,6 +175,62 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
   }
   matches.require(path, "items");
   return catalog;
+}
+
+void read_item_text_vectors(const std::string& path, const std::vector<std::string>& item_ids, ItemCatalog& catalog) {
+  constexpr int64_t kMaxDims = 4096;
+  text::LineReader reader(path);
+  const std::string_view first_line = sniff(reader, path, "item text vector");
+  const std::string_view delimiter = first_line.find('\t') != std::string_view::npos ? "\t" : ",";
+  const auto index = index_of(item_ids);
+  std::vector<int64_t> line_of(item_ids.size(), 0);  // where each item's vector was read; 0 = not yet
+  Matrix vectors;
+  IdMatches matches;
+  int64_t dims = 0;
+  bool first = true;
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  std::string_view line;
+  while (reader.next(line)) {
+    if (text::trim(line).empty()) continue;
+    auto bad = [&](const std::string& what) { text::fail_line(path, reader.line_number(), what, line); };
+    if (!text::split_fields(line, delimiter, true, fields, scratch)) bad("unterminated quote or text after a closing quote");
+    if (fields.size() < 2) bad("expected item_id and at least one number");
+    float probe = 0.0f;
+    const bool header = first && !text::parse_float(fields[1], probe);
+    first = false;
+    if (header) continue;
+    const int64_t d = static_cast<int64_t>(fields.size()) - 1;
+    if (dims == 0) {
+      if (d > kMaxDims) bad(fmt::format("{} numbers; at most {} dimensions are supported", d, kMaxDims));
+      dims = d;
+      vectors = Matrix(static_cast<int64_t>(item_ids.size()), static_cast<int>(dims));
+    }
+    if (d != dims) bad(fmt::format("{} numbers where the first vector has {}", d, dims));
+    if (fields[0].empty()) bad("empty item id");
+    auto it = index.find(fields[0]);
+    matches.add(fields[0], it != index.end());
+    if (it == index.end()) continue;
+    const auto item = static_cast<size_t>(it->second);
+    if (line_of[item] != 0) bad(fmt::format("item '{}' was given a vector on line {}", fields[0], line_of[item]));
+    line_of[item] = reader.line_number();
+    float* row = vectors.row(it->second);
+    double norm = 0.0;
+    for (int64_t j = 0; j < dims; ++j) {
+      const std::string_view field = fields[static_cast<size_t>(j + 1)];
+      if (!text::parse_float(field, row[j])) bad(fmt::format("value {} '{}' is not a finite number", j + 1, text::excerpt(field)));
+      norm += static_cast<double>(row[j]) * row[j];
+    }
+    if (!(norm > 0.0) || !std::isfinite(norm)) bad(fmt::format("the vector of item '{}' has no direction (all zeros) or overflows", fields[0]));
+    const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+    for (int64_t j = 0; j < dims; ++j) row[j] *= scale;
+  }
+  COHORT_CHECK_STATUS(matches.listed() > 0, Status::bad_input,
+                      "'{}' lists no item vectors (expected item_id,v1,...,vd lines)", path);
+  matches.require(path, "items");
+  catalog.text_vectors = std::move(vectors);
+  catalog.items_with_text = 0;
+  for (int64_t l : line_of) catalog.items_with_text += l != 0;
 }
 
 std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::string>& user_ids) {

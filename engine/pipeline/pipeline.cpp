@@ -14,6 +14,7 @@
 #include "engine/io/files.hpp"
 #include "engine/pipeline/outputs.hpp"
 #include "engine/data/rows.hpp"
+#include "engine/embed/text_profiles.hpp"
 #include "engine/recommend/recommend.hpp"
 #include "kernels/error.hpp"
 
@@ -55,12 +56,14 @@ struct NamedRecommender {
   RecommenderKind kind;
 };
 
-std::vector<NamedRecommender> compared_recommenders(const EmbedConfig& embed) {
-  return {{"popularity", RecommenderKind::popularity},
-          {model_kind_name(embed.model), RecommenderKind::embedding},
-          {"group", RecommenderKind::group},
-          {"blend", RecommenderKind::blend},
-          {"item_knn", RecommenderKind::item_knn}};
+std::vector<NamedRecommender> compared_recommenders(const EmbedConfig& embed, bool with_text) {
+  std::vector<NamedRecommender> out = {{"popularity", RecommenderKind::popularity},
+                                       {model_kind_name(embed.model), RecommenderKind::embedding},
+                                       {"group", RecommenderKind::group},
+                                       {"blend", RecommenderKind::blend},
+                                       {"item_knn", RecommenderKind::item_knn}};
+  if (with_text) out.push_back({"text", RecommenderKind::text});
+  return out;
 }
 
 struct QueryEvaluation {
@@ -161,7 +164,14 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   steps.lap("recommend_model");
   fit_item_knn(ctx, apply_weighting(split.train, config.knn_weighting), config.knn_neighbours, rec_model);
   steps.lap("item_knn");
-  const auto recommenders = compared_recommenders(config.embed);
+  const bool with_text = catalog.has_text();
+  if (with_text) {
+    COHORT_CHECK(catalog.text_vectors.rows == data.items(), "the catalog has {} item text vectors for {} items",
+                 catalog.text_vectors.rows, data.items());
+    rec_model.item_text = catalog.text_vectors;
+    rec_model.text_sharpness = config.text_sharpness;
+  }
+  const auto recommenders = compared_recommenders(config.embed, with_text);
 
   std::vector<int32_t> warm_queries;
   for (int32_t u : warm_users)
@@ -170,6 +180,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   warm.seen = select_rows(split.train, warm_queries);
   warm.factors = select_rows(result.embeddings.users, warm_queries);
   for (int32_t u : warm_queries) warm.group.push_back(groups.assignment[static_cast<size_t>(u)]);
+  if (with_text) warm.text_profiles = text_profiles(warm.seen, catalog.text_vectors);
   const Csr warm_test = select_rows(split.warm_test, warm_queries);
   QueryEvaluation warm_eval = evaluate_queries(ctx, rec_model, warm, warm_test, recommenders);
   // Explicit MF predicts ratings: how well, beside how well it ranks.
@@ -191,6 +202,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
     q.factors = fold_in(ctx, q.seen, result.embeddings, config.embed);
     std::vector<float> confidence;
     route_to_groups(groups, q.factors, q.group, confidence);
+    if (with_text) q.text_profiles = text_profiles(q.seen, catalog.text_vectors);
     cold_json[std::to_string(cold.revealed_count)] =
         evaluate_queries(ctx, rec_model, q, select_rows(cold.test, split.cold_users), recommenders).metrics;
   }
@@ -240,6 +252,8 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
                   {"train_interactions", split.train.nnz()},
                   {"warm_test_users", static_cast<int64_t>(warm_queries.size())},
                   {"cold_users", static_cast<int64_t>(split.cold_users.size())}};
+  if (catalog.has_text())
+    m["dataset"]["item_text"] = {{"dimensions", catalog.text_vectors.cols}, {"items_with_text", catalog.items_with_text}};
   m["config"] = {{"backend", config.backend_name},
                  {"backend_description", ctx.backend.description()},
                  {"model", model_kind_name(config.embed.model)},

@@ -25,6 +25,7 @@ struct PipelineConfig {
   ProfileOptions profiles;
   int knn_neighbours = 100;    // item-kNN recommender
   Weighting knn_weighting = Weighting::none;  // applied to train before item-item cosine
+  double text_sharpness = 4.0;  // text recommender (RecommendModel::text_sharpness), with item text vectors
   std::string backend_name = "cpu";
   std::string out_dir;         // empty: write no files
   double load_seconds = 0.0;   // time the caller spent reading the data, for timings_s

@@ -22,6 +22,9 @@ constexpr int64_t kSharedDotsHostFloats = int64_t{16} << 20;
 constexpr int64_t kSharedDotsDeviceFloats = int64_t{64} << 20;
 // Items whose neighbours are found per topk_cosine call.
 constexpr int64_t kKnnBlockRows = 4096;
+// The text recommender's popularity term is log(popularity + this): items nobody has taken yet
+// (popularity 0) stay reachable by their text, 7 units of log below the most popular item.
+constexpr double kTextPopularityFloor = 1e-3;
 
 // Rows [begin, end) of a host Csr, copied into the backend's memory.
 struct BackendCsr {
@@ -73,8 +76,8 @@ void check_queries(RecommenderKind kind, const RecommendModel& model, const Quer
   check_csr(queries.seen, "recommend: queries.seen");
   COHORT_CHECK(queries.seen.cols == model.items, "recommend: queries.seen has {} items, the model {}",
                queries.seen.cols, model.items);
-  const bool uses_popularity =
-      kind == RecommenderKind::popularity || kind == RecommenderKind::group || kind == RecommenderKind::blend;
+  const bool uses_popularity = kind == RecommenderKind::popularity || kind == RecommenderKind::group ||
+                               kind == RecommenderKind::blend || kind == RecommenderKind::text;
   COHORT_CHECK(!uses_popularity || static_cast<int64_t>(model.popularity.size()) == model.items,
                "recommend: the model's popularity has {} entries for {} items", model.popularity.size(), model.items);
   if (kind == RecommenderKind::embedding || kind == RecommenderKind::blend) {
@@ -101,6 +104,18 @@ void check_queries(RecommenderKind kind, const RecommendModel& model, const Quer
       COHORT_CHECK(queries.group[u] >= -1 && queries.group[u] < g.rows,
                    "recommend: query user {} has group {}; the model has {} groups", u, queries.group[u], g.rows);
   }
+  if (kind == RecommenderKind::text) {
+    const Matrix& v = model.item_text;
+    COHORT_CHECK(v.rows == model.items && v.cols >= 1 && static_cast<int64_t>(v.data.size()) == v.rows * v.cols,
+                 "recommend text: the model's item text vectors are {} x {} for {} items (none were given?)", v.rows,
+                 v.cols, model.items);
+    const Matrix& p = queries.text_profiles;
+    COHORT_CHECK(p.rows == q && p.cols == v.cols && static_cast<int64_t>(p.data.size()) == q * v.cols,
+                 "recommend text: {} query users with text profiles {} x {}; item text vectors have {} columns", q,
+                 p.rows, p.cols, v.cols);
+    COHORT_CHECK(model.text_sharpness >= 0.0 && std::isfinite(model.text_sharpness),
+                 "recommend text: text_sharpness must be finite and >= 0, got {}", model.text_sharpness);
+  }
   if (kind == RecommenderKind::item_knn) {
     const size_t cells = static_cast<size_t>(model.items) * static_cast<size_t>(std::max(model.knn_neighbours, 0));
     COHORT_CHECK(model.knn_neighbours >= 1 && model.knn_index.size() == cells && model.knn_score.size() == cells,
@@ -125,8 +140,10 @@ RecommenderKind parse_recommender_kind(const std::string& name) {
   if (name == "group") return RecommenderKind::group;
   if (name == "blend") return RecommenderKind::blend;
   if (name == "item_knn") return RecommenderKind::item_knn;
+  if (name == "text") return RecommenderKind::text;
   COHORT_FAIL(Status::invalid_argument,
-              "unknown recommender '{}': expected popularity, embedding (als, bpr, mf), group, blend or item_knn", name);
+              "unknown recommender '{}': expected popularity, embedding (als, bpr, mf), group, blend, item_knn or text",
+              name);
 }
 
 const char* recommender_kind_name(RecommenderKind kind) {
@@ -136,6 +153,7 @@ const char* recommender_kind_name(RecommenderKind kind) {
     case RecommenderKind::group: return "group";
     case RecommenderKind::blend: return "blend";
     case RecommenderKind::item_knn: return "item_knn";
+    case RecommenderKind::text: return "text";
   }
   return "unknown";
 }
@@ -225,6 +243,7 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
     return kind == RecommenderKind::group || kind == RecommenderKind::blend;
   });
   const bool popularity = any([](RecommenderKind kind) { return kind == RecommenderKind::popularity; });
+  const bool text = any([](RecommenderKind kind) { return kind == RecommenderKind::text; });
   const bool knn = any([](RecommenderKind kind) { return kind == RecommenderKind::item_knn; });
   const int64_t groups = model.group_scores.rows;
   const int64_t f = dot ? model.item_factors.cols : 0;
@@ -235,6 +254,16 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
   Buffer<float> popularity_table, group_table;
   if (popularity) popularity_table = Buffer<float>(backend, model.popularity);
   if (grouped) group_table = Buffer<float>(backend, groups_with_popularity(model));
+  const int64_t text_dims = text ? model.item_text.cols : 0;
+  Buffer<float> item_text, log_popularity;
+  if (text) {
+    item_text = Buffer<float>(backend, model.item_text.data);
+    std::vector<float> logs(static_cast<size_t>(items));
+    for (int64_t i = 0; i < items; ++i)
+      logs[static_cast<size_t>(i)] =
+          static_cast<float>(std::log(static_cast<double>(model.popularity[static_cast<size_t>(i)]) + kTextPopularityFloor));
+    log_popularity = Buffer<float>(backend, logs);
+  }
   Buffer<int32_t> knn_index;
   Buffer<float> knn_score;
   if (knn) {
@@ -274,7 +303,12 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
         if (v < 0) v = static_cast<int32_t>(groups);
       user_group = Buffer<int32_t>(backend, g);
     }
-    if (popularity) no_group = Buffer<int32_t>(backend, std::vector<int32_t>(static_cast<size_t>(rows), 0));
+    if (popularity || text) no_group = Buffer<int32_t>(backend, std::vector<int32_t>(static_cast<size_t>(rows), 0));
+    Buffer<float> profiles, sharpness;
+    if (text) {
+      profiles = Buffer<float>(backend, slice(queries.text_profiles.data, begin * text_dims, end * text_dims));
+      sharpness = Buffer<float>(backend, std::vector<float>(static_cast<size_t>(rows), static_cast<float>(model.text_sharpness)));
+    }
 
     for (size_t r = 0; r < kinds.size(); ++r) {
       const RecommenderKind kind = kinds[r];
@@ -296,6 +330,12 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
         }
         if (kind == RecommenderKind::popularity) {
           terms.group_scores = popularity_table.matrix(1, items);
+          terms.user_group = no_group.data();
+        } else if (kind == RecommenderKind::text) {
+          terms.user_factors = profiles.matrix(rows, text_dims);
+          terms.item_factors = item_text.matrix(items, text_dims);
+          terms.dot_weight = sharpness.data();
+          terms.group_scores = log_popularity.matrix(1, items);
           terms.user_group = no_group.data();
         } else if (kind == RecommenderKind::group || kind == RecommenderKind::blend) {
           terms.group_scores = group_table.matrix(groups + 1, items);

@@ -1,4 +1,4 @@
-// Recommenders: popularity, embedding (U.Vt), group, blend, item-kNN; cold-start routing.
+// Recommenders: popularity, embedding (U.Vt), group, blend, item-kNN, text; cold-start routing.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +10,9 @@
 
 namespace cohort {
 
-enum class RecommenderKind { popularity, embedding, group, blend, item_knn };
-RecommenderKind parse_recommender_kind(const std::string& name);  // popularity|als|bpr|mf|embedding|group|blend|item_knn
+enum class RecommenderKind { popularity, embedding, group, blend, item_knn, text };
+// popularity|als|bpr|mf|embedding|group|blend|item_knn|text
+RecommenderKind parse_recommender_kind(const std::string& name);
 const char* recommender_kind_name(RecommenderKind kind);
 
 // Top-k lists, rows x k row-major, sorted by descending score; -1 pads short lists.
@@ -34,6 +35,12 @@ struct RecommendModel {
   std::vector<float> knn_score;
   int knn_neighbours = 0;
   double blend_pivot = 10.0;          // blend weight of the group term: pivot / (pivot + n_u)
+  // text: items x d unit text vectors (ItemCatalog::text_vectors; zero rows: no text). A user's
+  // score for item i is  text_sharpness * cos(profile_u, v_i) + log(popularity_i + floor):
+  // popularity times exp(sharpness * similarity), so the text picks the region of the catalogue
+  // and popularity the items within it (with text alone, every item of a region ties).
+  Matrix item_text;
+  double text_sharpness = 4.0;
 };
 
 // The users to recommend for: each row is one user.
@@ -41,6 +48,7 @@ struct Queries {
   Csr seen;                      // q x items: never recommended back; drives item-kNN
   Matrix factors;                // q x f: the users' (or folded-in) factors; embedding, blend
   std::vector<int32_t> group;    // q: the users' groups (-1 = none: falls back to popularity)
+  Matrix text_profiles;          // q x d: the users' text profiles (text_profiles.hpp); text
 };
 
 // Builds popularity and group scores from train; item factors and kNN are set by the caller

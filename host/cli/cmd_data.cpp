@@ -21,7 +21,7 @@ void add_generate_command(CLI::App& app) {
     bool quiet = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("generate", "write the built-in data set: interactions.csv, items.csv, truth.csv");
+  auto* cmd = app.add_subcommand("generate", "write the built-in data set: interactions.csv, items.csv, item_text_vectors.csv, truth.csv");
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->add_option("--users", o->config.users, "users")->check(CLI::Range(int64_t{2}, int64_t{2000000000}))->capture_default_str();
   cmd->add_option("--items", o->config.items, "items")->check(CLI::Range(int64_t{2}, int64_t{2000000000}))->capture_default_str();
@@ -39,7 +39,7 @@ void add_generate_command(CLI::App& app) {
     GeneratedData data = generate_dataset(o->config);
     write_generated(o->out, data);
     if (!o->quiet)
-      std::printf("wrote %s/interactions.csv (%lld users x %lld items, %lld interactions, %d groups), items.csv, truth.csv\n",
+      std::printf("wrote %s/interactions.csv (%lld users x %lld items, %lld interactions, %d groups), items.csv, item_text_vectors.csv, truth.csv\n",
                   o->out.c_str(), static_cast<long long>(data.interactions.users()),
                   static_cast<long long>(data.interactions.items()), static_cast<long long>(data.interactions.nnz()),
                   o->config.groups);

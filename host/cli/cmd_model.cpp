@@ -9,6 +9,7 @@
 
 #include "engine/cluster/model_selection.hpp"
 #include "engine/data/rows.hpp"
+#include "engine/embed/text_profiles.hpp"
 #include "engine/groups/groups.hpp"
 #include "engine/io/files.hpp"
 #include "engine/io/model_file.hpp"
@@ -138,6 +139,7 @@ void add_recommend_command(CLI::App& app) {
     int n = 10;
     int neighbours = 100;
     std::string out;
+    double text_sharpness = 4.0;
   };
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("recommend", "top-N items for given users as CSV: user_id,rank,item_id,score[,title]");
@@ -147,8 +149,13 @@ void add_recommend_command(CLI::App& app) {
   cmd->add_option("--users", o->users, "comma-separated user ids");
   cmd->add_option("--users-file", o->users_file, "file with one user id per line");
   cmd->add_flag("--all-users", o->all_users, "every user of the model");
-  cmd->add_option("--kind", o->kind, "auto (blend with groups, else the embedding) | popularity | als | group | blend | item_knn")
-      ->check(CLI::IsMember({"auto", "popularity", "als", "bpr", "mf", "embedding", "group", "blend", "item_knn"}))
+  cmd->add_option("--kind", o->kind,
+                  "auto (blend with groups, else the embedding) | popularity | als | group | blend | item_knn | text "
+                  "(needs --item-text-vectors)")
+      ->check(CLI::IsMember({"auto", "popularity", "als", "bpr", "mf", "embedding", "group", "blend", "item_knn", "text"}))
+      ->capture_default_str();
+  cmd->add_option("--text-sharpness", o->text_sharpness, "text recommender: sharpness * cosine + log(popularity)")
+      ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   cmd->add_option("-n,--n", o->n, "items per user")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--neighbours", o->neighbours, "item-kNN neighbours per item")->check(CLI::Range(1, 10000))->capture_default_str();
@@ -180,6 +187,8 @@ void add_recommend_command(CLI::App& app) {
     COHORT_CHECK(model.groups_k > 0 || (kind != RecommenderKind::group && kind != RecommenderKind::blend),
                  "--kind {} needs groups: run `cohort groups` (or `cohort pipeline`) to get a model with groups",
                  kind_name);
+    COHORT_CHECK_STATUS(kind != RecommenderKind::text || loaded.catalog.has_text(), Status::invalid_argument,
+                        "--kind text needs the items' text vectors: --item-text-vectors FILE");
 
     RecommendModel rec;
     rec.items = data.items();
@@ -190,6 +199,11 @@ void add_recommend_command(CLI::App& app) {
     if (kind == RecommenderKind::item_knn) fit_item_knn(ctx, data.user_items, o->neighbours, rec);
     Queries q;
     q.seen = select_rows(data.user_items, rows);
+    if (kind == RecommenderKind::text) {
+      rec.item_text = loaded.catalog.text_vectors;
+      rec.text_sharpness = o->text_sharpness;
+      q.text_profiles = text_profiles(q.seen, rec.item_text);
+    }
     q.factors = select_rows(model.embeddings.users, rows);
     for (int32_t u : rows) q.group.push_back(model.assignment[static_cast<size_t>(u)]);
     TopK top = recommend(ctx, kind, rec, q, o->n);

@@ -21,6 +21,7 @@ struct PipelineOptions {
   GroupOptions groups;
   int neighbours = 100;
   std::string knn_weighting = "none";
+  double text_sharpness = 4.0;
   std::string out = "cohort-out";
 };
 
@@ -32,6 +33,11 @@ void add_pipeline_options(CLI::App& cmd, PipelineOptions& o) {
   cmd.add_option("--neighbours", o.neighbours, "item-kNN neighbours per item")->check(CLI::Range(1, 10000))->capture_default_str();
   cmd.add_option("--knn-weighting", o.knn_weighting, "weighting before item-item cosine: none | bm25 | tfidf")
       ->check(CLI::IsMember({"none", "bm25", "tfidf"}))
+      ->capture_default_str();
+  cmd.add_option("--text-sharpness", o.text_sharpness,
+                 "text recommender (with --item-text-vectors): score = sharpness * cosine(user's text profile, "
+                 "item) + log(popularity)")
+      ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   cmd.add_option("--out", o.out, "output directory")->capture_default_str();
 }
@@ -54,7 +60,8 @@ void print_summary(const nlohmann::json& m, const std::string& out_dir, bool all
                         g["nmi"].get<double>(), g["truth_users"].get<long long>());
   std::printf("groups:  k = %d, silhouette %.3f, Davies-Bouldin %.3f%s\n", g["k"].get<int>(),
               g["silhouette"].get<double>(), g["davies_bouldin"].get<double>(), truth.c_str());
-  const std::vector<std::string> recs = {"popularity", model, "group", "blend", "item_knn"};
+  std::vector<std::string> recs = {"popularity", model, "group", "blend", "item_knn"};
+  if (m["recommendation"]["warm"].contains("text")) recs.push_back("text");
   std::string header = fmt::format("{:<22}", "NDCG@10");
   for (const auto& r : recs) header += fmt::format("{:>15}", r);
   std::printf("%s\n", header.c_str());
@@ -114,6 +121,8 @@ void run_pipeline_command(const PipelineOptions& o, bool all_outputs) {
     loaded.data = std::move(data.interactions);
     loaded.catalog = std::move(data.catalog);
     loaded.truth = std::move(data.truth);
+    if (!o.input.item_text_vectors.empty())
+      read_item_text_vectors(o.input.item_text_vectors, loaded.data.item_ids, loaded.catalog);
     loaded.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } else {
     loaded = load_input(o.input, runtime.printer());
@@ -124,6 +133,7 @@ void run_pipeline_command(const PipelineOptions& o, bool all_outputs) {
   config.split.seed = o.run.seed;
   config.knn_neighbours = o.neighbours;
   config.knn_weighting = parse_weighting(o.knn_weighting);
+  config.text_sharpness = o.text_sharpness;
   config.backend_name = runtime.backend().name();
   config.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - command_start).count();
   config.load_data_seconds = loaded.seconds;

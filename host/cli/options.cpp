@@ -36,6 +36,9 @@ void add_input_options(CLI::App& cmd, InputOptions& o, bool required) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--items", o.items, "item metadata: MovieLens u.item / movies.dat / movies.csv, or item_id,title,tags");
+  cmd.add_option("--item-text-vectors", o.item_text_vectors,
+                 "item_id,v1,...,vd lines: each item's text (title, description) embedded by a language model; "
+                 "adds the text recommender (users' interests read from what they chose)");
   cmd.add_option("--truth", o.truth, "known groups, user_id,group: reported as ARI and NMI");
 }
 
@@ -65,6 +68,7 @@ LoadedData load_input(const InputOptions& o, const ProgressPrinter& printer) {
   if (o.min_user_count > 1 || o.min_item_count > 1)
     loaded.data = filter_min_counts(loaded.data, o.min_user_count, o.min_item_count);
   if (!o.items.empty()) loaded.catalog = read_item_catalog(o.items, loaded.data.item_ids);
+  if (!o.item_text_vectors.empty()) read_item_text_vectors(o.item_text_vectors, loaded.data.item_ids, loaded.catalog);
   if (!o.truth.empty()) loaded.truth = read_truth(o.truth, loaded.data.user_ids);
   loaded.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   printer.note(fmt::format("read {} users x {} items, {} interactions ({} bad lines skipped, {} duplicates merged) in {:.1f}s",

@@ -30,6 +30,7 @@ struct InputOptions {
   int min_user_count = 1;
   int min_item_count = 1;
   std::string items;  // item metadata file
+  std::string item_text_vectors;  // item_id,v1,...,vd: the items' text embedded by a language model
   std::string truth;  // known groups: user_id,group
 };
 // required: whether --input must be given.

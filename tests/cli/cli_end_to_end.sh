@@ -32,7 +32,7 @@ elif grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
 fi
 
 expect_exit 0 "generate" "$cohort" generate --out gen --users 1500 --items 400 --groups 4 --item-clusters 8 --interactions-per-user 30 --seed 3
-for f in interactions.csv items.csv truth.csv; do [ -s gen/$f ] || fail "generate wrote $f"; done
+for f in interactions.csv items.csv item_text_vectors.csv truth.csv; do [ -s gen/$f ] || fail "generate wrote $f"; done
 
 expect_exit 0 "pipeline on csv" "$cohort" pipeline --input gen/interactions.csv --header --items gen/items.csv \
   --truth gen/truth.csv --factors 16 --iterations 6 --k-max 8 --restarts 2 --out run1 --backend cpu
@@ -68,6 +68,23 @@ expect_exit 0 "recommend" "$cohort" recommend --model-file grp/model.cohort --in
 expect_exit 2 "recommend for an unknown user" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
   --header --users nobody --quiet
 expect_stderr "nobody" "unknown user named"
+
+# Item text vectors (a language model's embeddings of the items' text): the text recommender.
+expect_exit 0 "recommend from text" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
+  --header --item-text-vectors gen/item_text_vectors.csv --kind text --users "$user" -n 5 --quiet
+[ "$(grep -c "^$user," out.txt)" -eq 5 ] || fail "recommend --kind text gives 5 items for $user"
+expect_exit 2 "text without vectors" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
+  --header --kind text --users "$user" --quiet
+expect_stderr "needs the items' text vectors: --item-text-vectors" "text without vectors says what is missing"
+expect_exit 0 "evaluate with text" "$cohort" evaluate --input gen/interactions.csv --header --item-text-vectors \
+  gen/item_text_vectors.csv --factors 8 --iterations 3 --k 4 --out run_text
+grep -q '"text"' run_text/metrics.json || fail "metrics.json has the text recommender"
+grep -qE "NDCG@10 .* text" out.txt || fail "the summary has a text column"
+head -3 gen/item_text_vectors.csv > short.csv
+echo "i00999,1,2" >> short.csv
+expect_exit 2 "text vectors of the wrong width" "$cohort" evaluate --input gen/interactions.csv --header \
+  --item-text-vectors short.csv --quiet --out run_bad
+expect_stderr "short.csv:4: 2 numbers where the first vector has" "a bad text vector names its file and line"
 
 # MovieLens 100K layout: u.data (tab) and u.item ('|', genre flags).
 : > u.data

@@ -302,6 +302,47 @@ TEST(Generate, CatalogNamesTheClusters) {
   EXPECT_TRUE(names.count("jazz") && names.count("jazz-2"));
 }
 
+// The stand-in for a language model's item embeddings: unit vectors, items of one cluster
+// nearer each other than items of different clusters, and clusters of one family (the shared
+// second tag) nearer than unrelated ones; the same for a seed.
+TEST(Generate, TextVectorsReflectClustersAndFamilies) {
+  const GeneratedData& d = small_data();
+  const Matrix& v = d.catalog.text_vectors;
+  ASSERT_EQ(v.rows, 800);
+  ASSERT_GE(v.cols, 8);
+  EXPECT_EQ(d.catalog.items_with_text, 800);
+  int clusters = 0;
+  const std::vector<int> cluster = item_clusters(d, clusters);
+  auto cosine = [&](int64_t a, int64_t b) {
+    double s = 0.0;
+    for (int64_t j = 0; j < v.cols; ++j) s += double{v.row(a)[j]} * v.row(b)[j];
+    return s;
+  };
+  for (int64_t i = 0; i < v.rows; ++i) EXPECT_NEAR(cosine(i, i), 1.0, 1e-5) << i;
+  double same = 0.0, family = 0.0, other = 0.0;
+  int n_same = 0, n_family = 0, n_other = 0;
+  for (int64_t a = 0; a < v.rows; a += 7) {
+    for (int64_t b = a + 1; b < v.rows; b += 5) {
+      const double c = cosine(a, b);
+      if (cluster[a] == cluster[b]) {
+        same += c;
+        ++n_same;
+      } else if (d.catalog.tags[a][1] == d.catalog.tags[b][1]) {
+        family += c;
+        ++n_family;
+      } else {
+        other += c;
+        ++n_other;
+      }
+    }
+  }
+  ASSERT_GT(n_same, 50);
+  ASSERT_GT(n_family, 50);
+  EXPECT_GT(same / n_same, family / n_family + 0.15);
+  EXPECT_GT(family / n_family, other / n_other + 0.1);
+  EXPECT_EQ(generate_dataset(small_config()).catalog.text_vectors.data, v.data);
+}
+
 TEST(Generate, UnusualShapesStillWork) {
   GeneratorConfig c;
   c.users = 300;
@@ -426,10 +467,18 @@ TEST(Generate, WritesParsableCsvFiles) {
     EXPECT_EQ(truth[u][0], d.interactions.user_ids[u]);
     EXPECT_EQ(std::stoi(truth[u][1]), d.truth[u]);
   }
+  // The text vectors read back through the reader users give theirs to, to the printed precision.
+  ItemCatalog back;
+  read_item_text_vectors((dir / "item_text_vectors.csv").string(), d.interactions.item_ids, back);
+  EXPECT_EQ(back.items_with_text, 800);
+  ASSERT_EQ(back.text_vectors.data.size(), d.catalog.text_vectors.data.size());
+  for (size_t i = 0; i < back.text_vectors.data.size(); ++i)
+    EXPECT_NEAR(back.text_vectors.data[i], d.catalog.text_vectors.data[i], 1e-6) << i;
+
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"interactions.csv", "items.csv", "truth.csv"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"interactions.csv", "item_text_vectors.csv", "items.csv", "truth.csv"}));
   std::filesystem::remove_all(dir.parent_path());
 }
 

@@ -106,6 +106,48 @@ TEST(ReadItemCatalog, UnrecognisedEmptyMissing) {
               HasSubstr("No such file or directory"));
 }
 
+// Item text vectors: a header is optional, tabs work, rows come out unit length and aligned
+// with the data's items (zero where the file has none), the file's other items are ignored.
+TEST(ReadItemTextVectors, AlignedUnitRowsWithZerosForMissingItems) {
+  TempDir dir;
+  auto path = dir.write("vectors.csv", "item_id,v1,v2\ni2,3,4\nother,1,1\n\ni0,0,-2\n");
+  ItemCatalog c;
+  read_item_text_vectors(path, {"i0", "i1", "i2"}, c);
+  ASSERT_TRUE(c.has_text());
+  EXPECT_EQ(c.items_with_text, 2);
+  ASSERT_EQ(c.text_vectors.rows, 3);
+  ASSERT_EQ(c.text_vectors.cols, 2);
+  EXPECT_EQ(c.text_vectors.data, (std::vector<float>{0.0f, -1.0f, 0.0f, 0.0f, 0.6f, 0.8f}));
+  EXPECT_TRUE(c.titles.empty());  // the rest of the catalogue is left alone
+
+  auto tabs = dir.write("vectors.tsv", "i1\t1\t0\t0\n");
+  ItemCatalog t;
+  read_item_text_vectors(tabs, {"i0", "i1"}, t);
+  EXPECT_EQ(t.text_vectors.data, (std::vector<float>{0, 0, 0, 1, 0, 0}));
+}
+
+TEST(ReadItemTextVectors, BadLinesNameFileLineAndValue) {
+  TempDir dir;
+  auto check = [&](const char* content, const char* expected) {
+    auto path = dir.write("v.csv", content);
+    ItemCatalog c;
+    EXPECT_THAT(error_of([&] { read_item_text_vectors(path, {"a", "b"}, c); }, Status::bad_input),
+                HasSubstr(expected))
+        << content;
+    EXPECT_FALSE(c.has_text()) << "nothing is kept from a file that fails";
+  };
+  check("a,1,2\nb,1\n", "v.csv:2: 1 numbers where the first vector has 2");
+  check("a,1,2\nb,1,x\n", "v.csv:2: value 2 'x' is not a finite number");
+  check("a,1,2\nb,1,nan\n", "v.csv:2: value 2 'nan' is not a finite number");
+  check("a,1,2\nb,0,0\n", "v.csv:2: the vector of item 'b' has no direction");
+  check("a,1,2\nb,1,1\na,2,2\n", "v.csv:3: item 'a' was given a vector on line 1");
+  check("a\n", "v.csv:1: expected item_id and at least one number");
+  check("item_id,v1\n,1\n", "v.csv:2: empty item id");
+  check("x,1\ny,2\n", "none of its 2 items is in the interaction data (the first is 'x')");
+  check("item_id,v1\n", "lists no item vectors");
+  check("", "is empty");
+}
+
 TEST(ReadTruth, HeaderOptionalUnknownIgnoredMissingMinusOne) {
   TempDir dir;
   auto with_header = dir.write("truth.csv", "user_id,group\nu1,2\nstranger,5\nu0,0\n");

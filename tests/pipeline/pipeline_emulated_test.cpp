@@ -123,7 +123,7 @@ TEST_P(PipelineOnEmulatedCuda, RecommendsAsWellAsTheCpu) {
   const auto& cpu = pipeline("cpu", GetParam());
   const auto& gpu = pipeline("cuda", GetParam());
   for (const std::string set : {"warm", "1", "3", "5"}) {
-    for (const std::string& recommender : std::vector<std::string>{"popularity", GetParam(), "item_knn", "group", "blend"}) {
+    for (const std::string& recommender : std::vector<std::string>{"popularity", GetParam(), "item_knn", "group", "blend", "text"}) {
       const double c = ndcg(cpu, set, recommender);
       const double g = ndcg(gpu, set, recommender);
       // Float sums in another order move training a little; the protocol's split is the same.

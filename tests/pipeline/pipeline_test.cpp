@@ -72,6 +72,18 @@ TEST_F(PipelineEndToEnd, BlendBeatsPopularityForColdStartUsers) {
   EXPECT_GT(ndcg(cold, "blend"), ndcg(cold, "popularity") * 1.1);
 }
 
+// The generated items carry text vectors: the text recommender (users' interests read from
+// the text of what they chose, weighed against popularity) is compared beside the others.
+TEST_F(PipelineEndToEnd, TextRecommenderBeatsPopularityFromTheItemsText) {
+  const auto& m = result_->metrics;
+  ASSERT_TRUE(m["dataset"].contains("item_text"));
+  EXPECT_EQ(m["dataset"]["item_text"]["items_with_text"].get<int64_t>(), data_->interactions.items());
+  const auto& rec = m["recommendation"];
+  EXPECT_GT(ndcg(rec["warm"], "text"), ndcg(rec["warm"], "popularity") * 1.2);
+  EXPECT_GT(ndcg(rec["cold_start"]["3"], "text"), ndcg(rec["cold_start"]["3"], "popularity") * 1.1);
+  EXPECT_TRUE(rec["per_group"][0].contains("text"));
+}
+
 TEST_F(PipelineEndToEnd, MetricsJsonHasEveryKeyOfTheProtocol) {
   const auto& m = result_->metrics;
   for (const char* key : {"version", "dataset", "config", "groups", "recommendation", "timings_s"})

@@ -138,6 +138,35 @@ TEST_F(RecommendTest, EmbeddingScoresDotProducts) {
   EXPECT_EQ(row_of(t, 1), (std::vector<int32_t>{1, 0, 2, -1}));
 }
 
+// text: sharpness * cos(profile, v_i) + log(popularity_i + 1e-3), seen items skipped.
+TEST_F(RecommendTest, TextWeighsTextSimilarityAgainstLogPopularity) {
+  RecommendModel model = build_recommend_model(staircase(), {-1, -1, -1, -1, -1}, 0);  // 1, .8, .6, .4, .2
+  model.item_text = Matrix(5, 2);
+  model.item_text.data = {1, 0, 1, 0, 0, 1, 0, 1, 0.6f, 0.8f};
+  model.text_sharpness = 4.0;
+  Queries q;
+  q.seen = make_csr(5, {{}, {0}});
+  q.text_profiles = Matrix(2, 2);
+  q.text_profiles.data = {0, 1, 0, 1};  // both users read about the second topic
+  const TopK t = recommend(ctx_, RecommenderKind::text, model, q, 5);
+  // Item scores: 0: log 1.001 = 0.001; 1: log .801 = -0.222; 2: 4 + log .601 = 3.491;
+  // 3: 4 + log .401 = 3.086; 4: 3.2 + log .201 = 1.598.
+  EXPECT_EQ(row_of(t, 0), (std::vector<int32_t>{2, 3, 4, 0, 1}));
+  EXPECT_NEAR(t.scores[0], 4.0 + std::log(0.601), 1e-5);
+  EXPECT_NEAR(t.scores[4], std::log(0.801), 1e-5);
+  EXPECT_EQ(row_of(t, 1), (std::vector<int32_t>{2, 3, 4, 1, -1}));
+  // With no sharpness the text does not count: popularity's order.
+  model.text_sharpness = 0.0;
+  EXPECT_EQ(row_of(recommend(ctx_, RecommenderKind::text, model, q, 5), 0), (std::vector<int32_t>{0, 1, 2, 3, 4}));
+  // Without text vectors, or with profiles of another width, the error says so.
+  model.text_sharpness = 4.0;
+  q.text_profiles.cols = 3;
+  q.text_profiles.data.resize(6);
+  EXPECT_THROW(recommend(ctx_, RecommenderKind::text, model, q, 5), Error);
+  model.item_text = Matrix();
+  EXPECT_THROW(recommend(ctx_, RecommenderKind::text, model, q, 5), Error);
+}
+
 TEST_F(RecommendTest, EmbeddingMatchesBruteForceOverManyBlocks) {
   std::mt19937 gen(9);
   std::normal_distribution<float> normal;
@@ -250,9 +279,13 @@ TEST_F(RecommendTest, ManyAtOnceMatchesEachAlone) {
   model.item_factors = Matrix(items, f);
   for (auto& v : model.item_factors.data) v = 0.25f * static_cast<float>(static_cast<int>(gen() % 9) - 4);
   fit_item_knn(ctx_, train, 5, model);
+  model.item_text = Matrix(items, 2);
+  for (auto& v : model.item_text.data) v = 0.25f * static_cast<float>(static_cast<int>(gen() % 9) - 4);
   Queries q;
   q.factors = Matrix(users, f);
   for (auto& v : q.factors.data) v = 0.25f * static_cast<float>(static_cast<int>(gen() % 9) - 4);
+  q.text_profiles = Matrix(users, 2);
+  for (auto& v : q.text_profiles.data) v = 0.25f * static_cast<float>(static_cast<int>(gen() % 9) - 4);
   for (int u = 0; u < users; ++u) {
     for (int i = 0; i < items; ++i)
       if (gen() % 7 == 0) seen[u].push_back(i);
@@ -261,7 +294,7 @@ TEST_F(RecommendTest, ManyAtOnceMatchesEachAlone) {
   q.seen = make_csr(items, seen);
   const std::vector<RecommenderKind> kinds = {RecommenderKind::popularity, RecommenderKind::embedding,
                                               RecommenderKind::group, RecommenderKind::blend,
-                                              RecommenderKind::item_knn};
+                                              RecommenderKind::item_knn, RecommenderKind::text};
   const std::vector<TopK> many = recommend_many(ctx_, kinds, model, q, k);
   ASSERT_EQ(many.size(), kinds.size());
   for (size_t r = 0; r < kinds.size(); ++r) {
@@ -275,7 +308,7 @@ TEST_F(RecommendTest, ManyAtOnceMatchesEachAlone) {
 
 TEST_F(RecommendTest, KindNames) {
   for (RecommenderKind k : {RecommenderKind::popularity, RecommenderKind::embedding, RecommenderKind::group,
-                            RecommenderKind::blend, RecommenderKind::item_knn})
+                            RecommenderKind::blend, RecommenderKind::item_knn, RecommenderKind::text})
     EXPECT_EQ(parse_recommender_kind(recommender_kind_name(k)), k);
   for (const char* name : {"als", "bpr", "mf"}) EXPECT_EQ(parse_recommender_kind(name), RecommenderKind::embedding);
   EXPECT_THROW(parse_recommender_kind("knn"), Error);
