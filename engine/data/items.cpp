@@ -177,6 +177,29 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
   return catalog;
 }
 
+void set_item_text_vectors(Matrix vectors, ItemCatalog& catalog) {
+  COHORT_CHECK(vectors.cols >= 1 && vectors.cols <= 4096, "item text vectors have {} dimensions, expected 1..4096",
+               vectors.cols);
+  COHORT_CHECK(static_cast<int64_t>(vectors.data.size()) == vectors.rows * vectors.cols,
+               "item text vectors: {} values for {} x {}", vectors.data.size(), vectors.rows, vectors.cols);
+  int64_t with_text = 0;
+  for (int64_t i = 0; i < vectors.rows; ++i) {
+    float* row = vectors.row(i);
+    double norm = 0.0;
+    for (int64_t j = 0; j < vectors.cols; ++j) {
+      COHORT_CHECK(std::isfinite(row[j]), "item text vector {} has value {} at dimension {}", i, row[j], j);
+      norm += static_cast<double>(row[j]) * row[j];
+    }
+    COHORT_CHECK(std::isfinite(norm), "item text vector {} overflows when squared", i);
+    if (norm == 0.0) continue;
+    ++with_text;
+    const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+    for (int64_t j = 0; j < vectors.cols; ++j) row[j] *= scale;
+  }
+  catalog.text_vectors = std::move(vectors);
+  catalog.items_with_text = with_text;
+}
+
 void read_item_text_vectors(const std::string& path, const std::vector<std::string>& item_ids, ItemCatalog& catalog) {
   constexpr int64_t kMaxDims = 4096;
   text::LineReader reader(path);

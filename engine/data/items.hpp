@@ -41,6 +41,11 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
 // an all-zero vector; and for a file that lists none of item_ids.
 void read_item_text_vectors(const std::string& path, const std::vector<std::string>& item_ids, ItemCatalog& catalog);
 
+// Sets catalog.text_vectors from items x d values given in memory (the C API): each non-zero
+// row scaled to unit length, zero rows meaning no text. Error(invalid_argument) naming the row
+// and column of a value that is not finite, and for d outside 1..4096.
+void set_item_text_vectors(Matrix vectors, ItemCatalog& catalog);
+
 // Reads "user_id,group" lines (header optional) into a group per user index; users missing
 // from the file get -1, and its users missing from user_ids are ignored. Error(bad_input) for
 // malformed lines, and for a file that lists no user or none of user_ids.

@@ -1,8 +1,10 @@
 // cohort_dataset: interactions from COO arrays or from a file.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
 
+#include "engine/data/items.hpp"
 #include "engine/data/read.hpp"
 #include "host/capi/handles.hpp"
 
@@ -64,6 +66,31 @@ cohort_status cohort_dataset_from_coo(int64_t n_users, int64_t n_items, int64_t 
     data.user_ids = decimal_ids(n_users);
     data.item_ids = decimal_ids(n_items);
     *out = dataset.release();
+  });
+}
+
+cohort_status cohort_dataset_set_item_text(cohort_dataset* dataset, int64_t n_items, int32_t dims,
+                                           const float* vectors) {
+  return guarded(__func__, [&] {
+    cohort_dataset& d = require(dataset, "dataset");
+    COHORT_CHECK(n_items == d.data.items(), "n_items is {}, the dataset has {} items", n_items, d.data.items());
+    COHORT_CHECK(dims >= 1, "dims is {}, expected >= 1", dims);
+    require(vectors, "vectors");
+    Matrix m(n_items, dims);
+    std::copy(vectors, vectors + n_items * dims, m.data.begin());
+    set_item_text_vectors(std::move(m), d.catalog);
+    d.serial = next_serial.fetch_add(1);  // a cached evaluation of the dataset no longer applies
+  });
+}
+
+cohort_status cohort_dataset_item_text_from_file(cohort_dataset* dataset, const char* path) {
+  return guarded(__func__, [&] {
+    cohort_dataset& d = require(dataset, "dataset");
+    ItemCatalog catalog;
+    read_item_text_vectors(require_string(path, "path"), d.data.item_ids, catalog);
+    d.catalog.text_vectors = std::move(catalog.text_vectors);
+    d.catalog.items_with_text = catalog.items_with_text;
+    d.serial = next_serial.fetch_add(1);
   });
 }
 

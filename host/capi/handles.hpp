@@ -15,6 +15,7 @@
 #include "engine/comm/communicator.hpp"
 #include "engine/context.hpp"
 #include "engine/data/interactions.hpp"
+#include "engine/data/items.hpp"
 #include "engine/embed/embed.hpp"
 #include "engine/groups/groups.hpp"
 #include "kernels/backend.hpp"
@@ -37,6 +38,7 @@ struct cohort_context {
 
 struct cohort_dataset {
   cohort::Interactions data;
+  cohort::ItemCatalog catalog;  // the items' text vectors, when given
   uint64_t serial = 0;  // unique per dataset created in this process (addresses get reused)
 };
 

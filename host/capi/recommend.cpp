@@ -1,8 +1,10 @@
 // cohort_recommend: top-k items for existing users, their seen items excluded.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 
 #include "engine/data/rows.hpp"
+#include "engine/embed/text_profiles.hpp"
 #include "engine/recommend/recommend.hpp"
 #include "host/capi/handles.hpp"
 
@@ -18,12 +20,20 @@ cohort_status cohort_recommend(cohort_context* context, const cohort_dataset* da
     cohort_context& ctx = require(context, "context");
     const Interactions& data = require(dataset, "dataset").data;
     const cohort_recommend_config defaults = COHORT_RECOMMEND_CONFIG_INIT;
-    const cohort_recommend_config c = read_config(config, defaults, sizeof(cohort_recommend_config), "config");
+    // text_sharpness came later: a caller built against the first version gets its default.
+    const cohort_recommend_config c =
+        read_config(config, defaults, offsetof(cohort_recommend_config, text_sharpness), "config");
     const RecommenderKind kind = parse_recommender_kind(require_string(c.kind, "config->kind"));
     COHORT_CHECK(c.k >= 1, "config->k is {}, expected >= 1", c.k);
     COHORT_CHECK(c.knn_neighbours >= 1, "config->knn_neighbours is {}, expected >= 1", c.knn_neighbours);
     COHORT_CHECK(std::isfinite(c.blend_pivot) && c.blend_pivot >= 0.0, "config->blend_pivot is {}, expected >= 0",
                  c.blend_pivot);
+    COHORT_CHECK(std::isfinite(c.text_sharpness) && c.text_sharpness >= 0.0,
+                 "config->text_sharpness is {}, expected >= 0", c.text_sharpness);
+    const cohort_dataset& d = *dataset;
+    COHORT_CHECK(kind != RecommenderKind::text || d.catalog.has_text(),
+                 "kind 'text' needs the dataset's item text: cohort_dataset_set_item_text or "
+                 "cohort_dataset_item_text_from_file");
     const bool needs_model = kind == RecommenderKind::embedding || kind == RecommenderKind::blend;
     const bool needs_groups = kind == RecommenderKind::group || kind == RecommenderKind::blend;
     COHORT_CHECK(model != nullptr || !needs_model, "model is NULL; kind '{}' needs a model", c.kind);
@@ -52,6 +62,10 @@ cohort_status cohort_recommend(cohort_context* context, const cohort_dataset* da
     rec.blend_pivot = c.blend_pivot;
     if (model != nullptr) rec.item_factors = model->embeddings.items;
     if (kind == RecommenderKind::item_knn) fit_item_knn(engine, data.user_items, c.knn_neighbours, rec);
+    if (kind == RecommenderKind::text) {
+      rec.item_text = d.catalog.text_vectors;
+      rec.text_sharpness = c.text_sharpness;
+    }
 
     Queries queries;
     queries.seen = select_rows(data.user_items, rows);
@@ -60,6 +74,7 @@ cohort_status cohort_recommend(cohort_context* context, const cohort_dataset* da
     if (groups != nullptr)
       for (std::size_t q = 0; q < rows.size(); ++q)
         queries.group[q] = groups->groups.assignment[static_cast<std::size_t>(rows[q])];
+    if (kind == RecommenderKind::text) queries.text_profiles = text_profiles(queries.seen, rec.item_text);
 
     const TopK top = recommend(engine, kind, rec, queries, c.k);
     COHORT_CHECK_STATUS(top.rows == n_queries && top.k == c.k, Status::internal,

@@ -131,6 +131,16 @@ COHORT_API cohort_status cohort_dataset_shape(const cohort_dataset* dataset, int
 COHORT_API cohort_status cohort_dataset_user_id(const cohort_dataset* dataset, int64_t user, const char** out_id);
 COHORT_API cohort_status cohort_dataset_item_id(const cohort_dataset* dataset, int64_t item, const char** out_id);
 
+/* The items' text embedded by a language model (title, description, what was written), for the
+ * "text" recommender and the evaluation: vectors is n_items x dims floats, row-major, row i
+ * for item i of the dataset (n_items must be the dataset's); an all-zero row means no text.
+ * Rows are scaled to unit length; a value that is not finite is an error naming its row. */
+COHORT_API cohort_status cohort_dataset_set_item_text(cohort_dataset* dataset, int64_t n_items, int32_t dims,
+                                                      const float* vectors);
+/* The same from a file of "item_id,v1,...,vd" lines (comma or tab; header optional); items the
+ * file lacks get no text, its items the dataset lacks are ignored. */
+COHORT_API cohort_status cohort_dataset_item_text_from_file(cohort_dataset* dataset, const char* path);
+
 COHORT_API void cohort_dataset_free(cohort_dataset* dataset);
 
 /* ---- model: user and item embeddings ---- */
@@ -232,13 +242,14 @@ COHORT_API void cohort_groups_free(cohort_groups* groups);
 typedef struct cohort_recommend_config {
   size_t struct_size;
   const char* kind;    /* "popularity" | "als" (the model's U.Vt; "embedding", "bpr", "mf" alike)
-                          | "group" | "blend" | "item_knn" */
+                          | "group" | "blend" | "item_knn" | "text" (needs the dataset's item text) */
   int k;               /* items per user */
   int knn_neighbours;  /* item_knn: neighbours kept per item */
   double blend_pivot;  /* blend: group weight pivot / (pivot + interactions of the user) */
+  double text_sharpness; /* text: sharpness * cos(user's text profile, item) + log(popularity) */
 } cohort_recommend_config;
 
-#define COHORT_RECOMMEND_CONFIG_INIT {sizeof(cohort_recommend_config), "als", 10, 100, 10.0}
+#define COHORT_RECOMMEND_CONFIG_INIT {sizeof(cohort_recommend_config), "als", 10, 100, 10.0, 4.0}
 
 /* Top-k items for existing users of dataset, best first; items the user has in dataset are never
  * returned. users: n_queries user indices. model: required for "als" and "blend", else may be
@@ -255,7 +266,8 @@ COHORT_API cohort_status cohort_recommend(cohort_context* context, const cohort_
 /* ---- evaluate ---- */
 
 /* Runs the evaluation protocol (seeded split with warm and cold-start users, training, group
- * discovery, every recommender scored at k = 10 and 20) on dataset and writes the metrics.json
+ * discovery, every recommender scored at k = 10 and 20; "text" too when the dataset has item
+ * text) on dataset and writes the metrics.json
  * document as text. model_config, groups_config: NULL means their _INIT defaults.
  * out_json: capacity bytes; *out_needed (required) receives the text length plus one. When the
  * buffer is too small the call returns COHORT_ERROR_BUFFER_TOO_SMALL and writes nothing; the

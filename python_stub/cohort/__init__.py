@@ -93,7 +93,8 @@ class _GroupsConfig(ctypes.Structure):
 
 class _RecommendConfig(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("kind", ctypes.c_char_p), ("k", ctypes.c_int),
-                ("knn_neighbours", ctypes.c_int), ("blend_pivot", ctypes.c_double)]
+                ("knn_neighbours", ctypes.c_int), ("blend_pivot", ctypes.c_double),
+                ("text_sharpness", ctypes.c_double)]
 
 
 def _declare(name, restype, *argtypes):
@@ -121,6 +122,9 @@ _dataset_from_file = _declare("cohort_dataset_from_file", _status, ctypes.c_char
 _dataset_shape = _declare("cohort_dataset_shape", _status, _vp, _c_int64_p, _c_int64_p, _c_int64_p)
 _dataset_user_id = _declare("cohort_dataset_user_id", _status, _vp, ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p))
 _dataset_item_id = _declare("cohort_dataset_item_id", _status, _vp, ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p))
+_dataset_set_item_text = _declare("cohort_dataset_set_item_text", _status, _vp, ctypes.c_int64, ctypes.c_int32,
+                                  _c_float_p)
+_dataset_item_text_from_file = _declare("cohort_dataset_item_text_from_file", _status, _vp, ctypes.c_char_p)
 _dataset_free = _declare("cohort_dataset_free", None, _vp)
 _model_train = _declare("cohort_model_train", _status, _vp, _vp, ctypes.POINTER(_ModelConfig), _pp)
 _model_shape = _declare("cohort_model_shape", _status, _vp, _c_int64_p, _c_int64_p, _c_int32_p)
@@ -281,6 +285,18 @@ class Dataset(_Handle):
         _check(_dataset_shape(self.handle, ctypes.byref(users), ctypes.byref(items), ctypes.byref(nnz)))
         return users.value, items.value, nnz.value
 
+    def set_item_text(self, vectors):
+        """The items' text embedded by a language model: (n_items, d) floats, row i for item i; all-zero rows
+        mean no text. Enables the "text" recommender and its evaluation."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2:
+            raise ValueError("vectors must be a 2-d array (n_items, d)")
+        _check(_dataset_set_item_text(self.handle, vectors.shape[0], vectors.shape[1], _ptr(vectors, ctypes.c_float)))
+
+    def item_text_from_file(self, path):
+        """The same from a file of item_id,v1,...,vd lines."""
+        _check(_dataset_item_text_from_file(self.handle, os.fsencode(path)))
+
     def user_id(self, user):
         out = ctypes.c_char_p()
         _check(_dataset_user_id(self.handle, user, ctypes.byref(out)))
@@ -412,11 +428,12 @@ class Groups(_Handle):
 
 
 def recommend(context, dataset, users, k=10, kind="als", model=None, groups=None, knn_neighbours=100,
-              blend_pivot=10.0):
+              blend_pivot=10.0, text_sharpness=4.0):
     """Top-k items of existing users, seen items excluded: (items (n, k) int32 with -1 padding, scores (n, k)).
-    kind: "popularity" | "als" | "group" | "blend" | "item_knn"."""
+    kind: "popularity" | "als" | "group" | "blend" | "item_knn" | "text" (after dataset.set_item_text)."""
     users = np.ascontiguousarray(users, dtype=np.int32).reshape(-1)
-    config = _RecommendConfig(ctypes.sizeof(_RecommendConfig), kind.encode(), k, knn_neighbours, blend_pivot)
+    config = _RecommendConfig(ctypes.sizeof(_RecommendConfig), kind.encode(), k, knn_neighbours, blend_pivot,
+                              text_sharpness)
     items = np.empty((users.size, k), dtype=np.int32)
     scores = np.empty((users.size, k), dtype=np.float32)
     _check(_recommend(context.handle, dataset.handle, _handle_of(model), _handle_of(groups), ctypes.byref(config),

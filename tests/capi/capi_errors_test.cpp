@@ -495,6 +495,46 @@ TEST(CapiRecommend, BadArguments) {
   ASSERT_OK(cohort_recommend(f.ctx, f.data, f.model, f.groups, &rc, 2, users, items, nullptr, 6));
 }
 
+// The items' text: set from memory (or a file), then the "text" recommender and its errors.
+TEST(CapiRecommend, TextFromTheDatasetsItemVectors) {
+  Fixture f;
+  const int32_t users[] = {0, kUsers - 1};
+  int32_t items[2];
+  cohort_recommend_config rc = COHORT_RECOMMEND_CONFIG_INIT;
+  rc.kind = "text";
+  rc.k = 1;
+  EXPECT_FAILS(cohort_recommend(f.ctx, f.data, nullptr, nullptr, &rc, 2, users, items, nullptr, 2),
+               COHORT_ERROR_INVALID_ARGUMENT, "cohort_dataset_set_item_text");
+  // Items 0-3 (the first half's) about one topic, 4-7 about another.
+  float vectors[kItems * 2];
+  for (int i = 0; i < kItems; ++i) {
+    vectors[2 * i] = i < 4 ? 2.0f : 0.0f;
+    vectors[2 * i + 1] = i < 4 ? 0.0f : 3.0f;
+  }
+  EXPECT_FAILS(cohort_dataset_set_item_text(f.data, kItems - 1, 2, vectors), COHORT_ERROR_INVALID_ARGUMENT,
+               "n_items");
+  EXPECT_FAILS(cohort_dataset_set_item_text(f.data, kItems, 0, vectors), COHORT_ERROR_INVALID_ARGUMENT, "dims");
+  EXPECT_FAILS(cohort_dataset_set_item_text(f.data, kItems, 2, nullptr), COHORT_ERROR_INVALID_ARGUMENT, "vectors");
+  vectors[7] = std::nanf("");
+  EXPECT_FAILS(cohort_dataset_set_item_text(f.data, kItems, 2, vectors), COHORT_ERROR_INVALID_ARGUMENT,
+               "item text vector 3");
+  vectors[7] = 0.0f;
+  EXPECT_FAILS(cohort_dataset_item_text_from_file(f.data, "/nonexistent/vectors.csv"), COHORT_ERROR_IO,
+               "/nonexistent/vectors.csv");
+  ASSERT_OK(cohort_dataset_set_item_text(f.data, kItems, 2, vectors));
+  ASSERT_OK(cohort_recommend(f.ctx, f.data, nullptr, nullptr, &rc, 2, users, items, nullptr, 2));
+  EXPECT_LT(items[0], 4) << "user 0 read about the first topic";
+  EXPECT_GE(items[1], 4) << "the last user about the second";
+  // A caller built before text_sharpness existed passes the shorter struct: the default applies.
+  rc.struct_size = offsetof(cohort_recommend_config, text_sharpness);
+  ASSERT_OK(cohort_recommend(f.ctx, f.data, nullptr, nullptr, &rc, 2, users, items, nullptr, 2));
+  rc = COHORT_RECOMMEND_CONFIG_INIT;
+  rc.kind = "text";
+  rc.text_sharpness = -1.0;
+  EXPECT_FAILS(cohort_recommend(f.ctx, f.data, nullptr, nullptr, &rc, 2, users, items, nullptr, 20),
+               COHORT_ERROR_INVALID_ARGUMENT, "text_sharpness");
+}
+
 TEST(CapiEvaluate, BadArguments) {
   Fixture f;
   size_t needed = 0;

@@ -68,6 +68,23 @@ class StubTest(unittest.TestCase):
                 self.assertLess(items[0, 0], BLOCK, kind)
                 self.assertGreaterEqual(items[1, 0], BLOCK, kind)
 
+    def test_text_recommender_reads_the_items_text(self):
+        # Each block of items about its own topic: users are recommended their block's items by text alone.
+        vectors = np.zeros((ITEMS, 3), dtype=np.float32)
+        vectors[:BLOCK, 0] = 1.0
+        vectors[BLOCK:, 1] = 1.0
+        data = cohort.Dataset.from_coo(self.users, self.items, np.ones(len(self.users)), USERS, ITEMS)
+        with self.assertRaises(cohort.CohortError):
+            cohort.recommend(self.ctx, data, [0], kind="text")
+        data.set_item_text(vectors)
+        items, _ = cohort.recommend(self.ctx, data, [1, USERS - 2], k=3, kind="text")
+        self.assertTrue(np.all(items[0] < BLOCK))
+        self.assertTrue(np.all(items[1] >= BLOCK))
+        metrics = cohort.evaluate(self.ctx, data, factors=FACTORS, iterations=3, k=2)
+        self.assertIn("text", metrics["recommendation"]["warm"])
+        with self.assertRaises(ValueError):
+            data.set_item_text(vectors[:, 0])
+
     def test_fold_in_and_route_new_users(self):
         new_users = [[11, 13, 15, 17], [0, 2, 4]]
         factors = self.model.fold_in(self.ctx, new_users)
