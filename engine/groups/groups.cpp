@@ -78,8 +78,11 @@ void validate(const KMeansSolution& solution, const std::vector<int32_t>& users,
 }
 
 // Items whose factors point closest to each centroid (cosine), top `count` per group.
+// The `count` items nearest (cosine) each direction of `centroids`, written to
+// profiles[g].*field.
 void items_near_centroids(const Matrix& centroids, const Matrix& item_factors, int count,
-                          const std::vector<int64_t>& support, std::vector<GroupProfile>& profiles) {
+                          const std::vector<int64_t>& support, std::vector<GroupProfile>& profiles,
+                          std::vector<ItemScore> GroupProfile::*field) {
   const Matrix items = normalized_rows(item_factors);
   const Matrix unit_centroids = normalized_rows(centroids);
   const int64_t num_items = items.rows;
@@ -97,7 +100,7 @@ void items_near_centroids(const Matrix& centroids, const Matrix& item_factors, i
       return a.score != b.score ? a.score > b.score : a.item < b.item;
     });
     scores.resize(static_cast<size_t>(keep));
-    profiles[g].items_near_centroid = std::move(scores);
+    profiles[g].*field = std::move(scores);
   }
 }
 
@@ -216,7 +219,21 @@ Groups build_groups(const KMeansSolution& solution, const std::vector<int32_t>& 
   }
 
   if (item_factors.rows > 0 && options.top_items > 0)
-    items_near_centroids(solution.centroids, item_factors, options.top_items, support, groups.profiles);
+    items_near_centroids(solution.centroids, item_factors, options.top_items, support, groups.profiles,
+                         &GroupProfile::items_near_centroid);
+  if (catalog.has_text() && options.top_items > 0) {
+    // Each group's text direction: the sum of its users' items' vectors (normalised below).
+    const Matrix& text = catalog.text_vectors;
+    COHORT_CHECK(text.rows == num_items, "build_groups: {} item text vectors for {} items", text.rows, num_items);
+    Matrix direction(k, text.cols);
+    for (int g = 0; g < k; ++g)
+      for (int64_t i = 0; i < num_items; ++i) {
+        const auto s = static_cast<float>(support[g * num_items + i]);
+        if (s == 0.0f) continue;
+        for (int64_t j = 0; j < text.cols; ++j) direction.row(g)[j] += s * text.row(i)[j];
+      }
+    items_near_centroids(direction, text, options.top_items, support, groups.profiles, &GroupProfile::items_near_text);
+  }
   return groups;
 }
 

@@ -22,6 +22,9 @@ struct GroupProfile {
   int64_t size = 0;
   std::vector<ItemScore> top_items_by_lift;    // lift = P(item | group) / P(item), support >= min
   std::vector<ItemScore> items_near_centroid;  // item factors nearest the centroid (cosine)
+  // With item text vectors: the items whose text is nearest the group's text direction (the
+  // mean of its users' interactions' vectors; cosine): what the group reads, watches, writes.
+  std::vector<ItemScore> items_near_text;
   double mean_activity = 0.0;                  // interactions per user
   double median_activity = 0.0;
   std::vector<std::pair<std::string, double>> top_tags;  // tag, lift; when a catalog is given

@@ -52,6 +52,8 @@ nlohmann::json groups_to_json(const Groups& groups, const Interactions& data, co
                     {"top_tags", tags},
                     {"top_items_by_lift", items_to_json(p.top_items_by_lift, data, catalog, "lift")},
                     {"items_near_centroid", items_to_json(p.items_near_centroid, data, catalog, "cosine")}});
+    if (catalog.has_text())
+      list.back()["items_near_text"] = items_to_json(p.items_near_text, data, catalog, "cosine");
   }
   return {{"k", groups.k}, {"groups", list}};
 }

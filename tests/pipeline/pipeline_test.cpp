@@ -84,6 +84,19 @@ TEST_F(PipelineEndToEnd, TextRecommenderBeatsPopularityFromTheItemsText) {
   EXPECT_TRUE(rec["per_group"][0].contains("text"));
 }
 
+// Each group's text direction points at its own taste: the item whose text is nearest it is
+// of a cluster among the group's top tags (by lift).
+TEST_F(PipelineEndToEnd, GroupsAreExplainedByTheirItemsText) {
+  for (const GroupProfile& p : result_->groups.profiles) {
+    ASSERT_FALSE(p.items_near_text.empty()) << "group " << p.group;
+    const std::string& cluster = data_->catalog.tags[static_cast<size_t>(p.items_near_text[0].item)][0];
+    bool among_top = false;
+    for (size_t t = 0; t < p.top_tags.size() && t < 4; ++t) among_top |= p.top_tags[t].first == cluster;
+    EXPECT_TRUE(among_top) << "group " << p.group << " (" << p.label << "): nearest text item of " << cluster;
+    EXPECT_GT(p.items_near_text[0].score, 0.5);
+  }
+}
+
 TEST_F(PipelineEndToEnd, MetricsJsonHasEveryKeyOfTheProtocol) {
   const auto& m = result_->metrics;
   for (const char* key : {"version", "dataset", "config", "groups", "recommendation", "timings_s"})
