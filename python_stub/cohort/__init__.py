@@ -331,7 +331,8 @@ class Model(_Handle):
     @classmethod
     def train(cls, context, dataset, model="als", factors=64, iterations=15, regularization=0.05, alpha=2.0,
               solver="cg", cg_steps=3, learning_rate=0.05):
-        """model: "als" | "bpr" | "mf"; solver: "cg" | "cholesky"."""
+        """model: "als" | "bpr" | "mf"; solver: "cg" | "cholesky". regularization: the L2 penalty; for "mf" it is
+        scaled by each user's and item's count of ratings (try 0.1)."""
         config = _model_config(model, factors, iterations, regularization, alpha, solver, cg_steps, learning_rate)
         handle = ctypes.c_void_p()
         _check(_model_train(context.handle, dataset.handle, ctypes.byref(config), ctypes.byref(handle)))
