@@ -108,6 +108,21 @@ class IdMatches {
   std::string first_unknown_;
 };
 
+// Calls body(fields, bad) for each non-blank line of `reader`, split on `delimiter` (quoted
+// fields allowed); bad(what) throws Error(bad_input) naming the file, the line and its text.
+template <class Body>
+void for_each_record(text::LineReader& reader, const std::string& path, std::string_view delimiter, Body body) {
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  std::string_view line;
+  while (reader.next(line)) {
+    if (text::trim(line).empty()) continue;
+    auto bad = [&](const std::string& what) { text::fail_line(path, reader.line_number(), what, line); };
+    if (!text::split_fields(line, delimiter, true, fields, scratch)) bad("unterminated quote or text after a closing quote");
+    body(fields, bad);
+  }
+}
+
 }  // namespace
 
 ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::string>& item_ids) {
@@ -211,18 +226,12 @@ void read_item_text_vectors(const std::string& path, const std::vector<std::stri
   IdMatches matches;
   int64_t dims = 0;
   bool first = true;
-  std::vector<std::string_view> fields;
-  std::string scratch;
-  std::string_view line;
-  while (reader.next(line)) {
-    if (text::trim(line).empty()) continue;
-    auto bad = [&](const std::string& what) { text::fail_line(path, reader.line_number(), what, line); };
-    if (!text::split_fields(line, delimiter, true, fields, scratch)) bad("unterminated quote or text after a closing quote");
+  for_each_record(reader, path, delimiter, [&](const std::vector<std::string_view>& fields, const auto& bad) {
     if (fields.size() < 2) bad("expected item_id and at least one number");
     float probe = 0.0f;
     const bool header = first && !text::parse_float(fields[1], probe);
     first = false;
-    if (header) continue;
+    if (header) return;
     const int64_t d = static_cast<int64_t>(fields.size()) - 1;
     if (dims == 0) {
       if (d > kMaxDims) bad(fmt::format("{} numbers; at most {} dimensions are supported", d, kMaxDims));
@@ -233,7 +242,7 @@ void read_item_text_vectors(const std::string& path, const std::vector<std::stri
     if (fields[0].empty()) bad("empty item id");
     auto it = index.find(fields[0]);
     matches.add(fields[0], it != index.end());
-    if (it == index.end()) continue;
+    if (it == index.end()) return;
     const auto item = static_cast<size_t>(it->second);
     if (line_of[item] != 0) bad(fmt::format("item '{}' was given a vector on line {}", fields[0], line_of[item]));
     line_of[item] = reader.line_number();
@@ -247,7 +256,7 @@ void read_item_text_vectors(const std::string& path, const std::vector<std::stri
     if (!(norm > 0.0) || !std::isfinite(norm)) bad(fmt::format("the vector of item '{}' has no direction (all zeros) or overflows", fields[0]));
     const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
     for (int64_t j = 0; j < dims; ++j) row[j] *= scale;
-  }
+  });
   COHORT_CHECK_STATUS(matches.listed() > 0, Status::bad_input,
                       "'{}' lists no item vectors (expected item_id,v1,...,vd lines)", path);
   matches.require(path, "items");
@@ -263,29 +272,23 @@ std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::
   std::vector<int32_t> groups(user_ids.size(), -1);
   IdMatches matches;
   bool first = true;
-  std::vector<std::string_view> fields;
-  std::string scratch;
-  std::string_view line;
-  while (reader.next(line)) {
-    if (text::trim(line).empty()) continue;
-    auto bad = [&](const std::string& what) { text::fail_line(path, reader.line_number(), what, line); };
-    if (!text::split_fields(line, ",", true, fields, scratch)) bad("unterminated quote or text after a closing quote");
+  for_each_record(reader, path, ",", [&](const std::vector<std::string_view>& fields, const auto& bad) {
     if (fields.size() != 2) bad(fmt::format("expected 2 fields (user_id,group), found {}", fields.size()));
     int32_t group = 0;
     const bool numeric = text::parse_int32(fields[1], group);
     // An optional header: a first line whose group is not a number.
     const bool header = first && !numeric;
     first = false;
-    if (header) continue;
+    if (header) return;
     if (fields[0].empty()) bad("empty user id");
     if (!numeric || group < 0) bad(fmt::format("group '{}' is not a non-negative integer", text::excerpt(fields[1])));
     auto it = index.find(fields[0]);
     matches.add(fields[0], it != index.end());
-    if (it == index.end()) continue;
+    if (it == index.end()) return;
     int32_t& slot = groups[static_cast<size_t>(it->second)];
     if (slot >= 0 && slot != group) bad(fmt::format("user '{}' was given group {} earlier", fields[0], slot));
     slot = group;
-  }
+  });
   // ARI against no known group would read as a perfect match: refuse an empty file too.
   COHORT_CHECK_STATUS(matches.listed() > 0, Status::bad_input, "'{}' lists no users (expected user_id,group lines)",
                       path);
