@@ -192,9 +192,11 @@ ItemCatalog read_item_catalog(const std::string& path, const std::vector<std::st
   return catalog;
 }
 
+constexpr int64_t kMaxTextDims = 4096;
+
 void set_item_text_vectors(Matrix vectors, ItemCatalog& catalog) {
-  COHORT_CHECK(vectors.cols >= 1 && vectors.cols <= 4096, "item text vectors have {} dimensions, expected 1..4096",
-               vectors.cols);
+  COHORT_CHECK(vectors.cols >= 1 && vectors.cols <= kMaxTextDims,
+               "item text vectors have {} dimensions, expected 1..{}", vectors.cols, kMaxTextDims);
   COHORT_CHECK(static_cast<int64_t>(vectors.data.size()) == vectors.rows * vectors.cols,
                "item text vectors: {} values for {} x {}", vectors.data.size(), vectors.rows, vectors.cols);
   int64_t with_text = 0;
@@ -216,7 +218,6 @@ void set_item_text_vectors(Matrix vectors, ItemCatalog& catalog) {
 }
 
 void read_item_text_vectors(const std::string& path, const std::vector<std::string>& item_ids, ItemCatalog& catalog) {
-  constexpr int64_t kMaxDims = 4096;
   text::LineReader reader(path);
   const std::string_view first_line = sniff(reader, path, "item text vector");
   const std::string_view delimiter = first_line.find('\t') != std::string_view::npos ? "\t" : ",";
@@ -234,7 +235,7 @@ void read_item_text_vectors(const std::string& path, const std::vector<std::stri
     if (header) return;
     const int64_t d = static_cast<int64_t>(fields.size()) - 1;
     if (dims == 0) {
-      if (d > kMaxDims) bad(fmt::format("{} numbers; at most {} dimensions are supported", d, kMaxDims));
+      if (d > kMaxTextDims) bad(fmt::format("{} numbers; at most {} dimensions are supported", d, kMaxTextDims));
       dims = d;
       vectors = Matrix(static_cast<int64_t>(item_ids.size()), static_cast<int>(dims));
     }
@@ -253,16 +254,13 @@ void read_item_text_vectors(const std::string& path, const std::vector<std::stri
       if (!text::parse_float(field, row[j])) bad(fmt::format("value {} '{}' is not a finite number", j + 1, text::excerpt(field)));
       norm += static_cast<double>(row[j]) * row[j];
     }
-    if (!(norm > 0.0) || !std::isfinite(norm)) bad(fmt::format("the vector of item '{}' has no direction (all zeros) or overflows", fields[0]));
-    const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
-    for (int64_t j = 0; j < dims; ++j) row[j] *= scale;
+    if (!(norm > 0.0) || !std::isfinite(norm))
+      bad(fmt::format("the vector of item '{}' has no direction (all zeros) or overflows", fields[0]));
   });
   COHORT_CHECK_STATUS(matches.listed() > 0, Status::bad_input,
                       "'{}' lists no item vectors (expected item_id,v1,...,vd lines)", path);
   matches.require(path, "items");
-  catalog.text_vectors = std::move(vectors);
-  catalog.items_with_text = 0;
-  for (int64_t l : line_of) catalog.items_with_text += l != 0;
+  set_item_text_vectors(std::move(vectors), catalog);  // unit rows; the items read are its non-zero rows
 }
 
 std::vector<int32_t> read_truth(const std::string& path, const std::vector<std::string>& user_ids) {

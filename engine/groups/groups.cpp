@@ -222,7 +222,7 @@ Groups build_groups(const KMeansSolution& solution, const std::vector<int32_t>& 
     items_near_centroids(solution.centroids, item_factors, options.top_items, support, groups.profiles,
                          &GroupProfile::items_near_centroid);
   if (catalog.has_text() && options.top_items > 0) {
-    // Each group's text direction: the sum of its users' items' vectors (normalised below).
+    // Each group's text direction: the sum of its users' items' vectors (items_near_centroids normalises).
     const Matrix& text = catalog.text_vectors;
     COHORT_CHECK(text.rows == num_items, "build_groups: {} item text vectors for {} items", text.rows, num_items);
     Matrix direction(k, text.cols);
