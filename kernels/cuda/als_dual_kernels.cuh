@@ -13,8 +13,8 @@
 //   M q = S^-1 v_P - S K_PO v_O,  M = I + S K_PP S,
 // M symmetric with eigenvalues >= 1: a Cholesky factorisation never fails on it. (z = v - S q'
 // with M q' = S K v is the same algebra, but its subtraction cancels when the row's terms
-// dominate G, as explicit ratings with a small reg do: on the emulation's test, errors up to
-// 4e-3 where this form keeps 7e-4 and the f x f FP32 kernel 1.4e-3.) With G = R R^T (R lower),
+// dominate G, as explicit ratings with a small uniform reg did when this form served them:
+// errors up to 4e-3 where this form kept 7e-4 and the f x f FP32 kernel 1.4e-3.) With G = R R^T (R lower),
 // K = Z_u Z_u^T for Z = Y R^-T, and x = sum_i z_i w_i for W = Y G^-1 = Z R^-1. Z and W are
 // computed once per half-step (two GEMMs over all of Y); then a row forms
 // M from n x n dot products of length f and factors it: n^2 f / 2 + n^3 / 6 multiply-adds,

@@ -5,10 +5,11 @@
 // Each row u solves
 //   A_u x_u = b_u,  A_u = [Y^T Y] + reg_u I + sum_i w_ui y_i y_i^T,  b_u = sum_i v_ui y_i,
 // with w = c - 1, v = c and reg_u = reg for implicit confidences, w = 1, v = r and
-// reg_u = reg n_u for explicit ratings (no Gram term; row_reg). One block solves one row at a time and takes the next from a shared counter,
-// walking the rows in the given order (longest first, so that the few very popular items do
-// not start last and leave the rest of the GPU idle). A row's result does not depend on which
-// block solved it: the output is the same from run to run.
+// reg_u = reg n_u for explicit ratings (no Gram term; row_reg). One block solves one row at a
+// time and takes the next from a shared counter, walking the rows in the given order (longest
+// first, so that the few very popular items do not start last and leave the rest of the GPU
+// idle). A row's result does not depend on which block solved it: the output is the same from
+// run to run.
 #pragma once
 
 #include <algorithm>

@@ -32,14 +32,13 @@ struct Problem {
 };
 
 // One row of each length in `lengths` over distinct random items; confidences in [1, 20]
-// (every fifth exactly 1: weight 0) or ratings in [-2, 5].
-Problem make_problem(std::mt19937_64& rng, const std::vector<int64_t>& lengths, int64_t items, int f,
-                     bool implicit) {
+// (every fifth exactly 1: weight 0). The dual form serves implicit feedback only (als.cu).
+Problem make_problem(std::mt19937_64& rng, const std::vector<int64_t>& lengths, int64_t items, int f) {
   Problem p;
   p.items = items;
   p.f = f;
   p.rows.cols = items;
-  std::uniform_real_distribution<float> value(implicit ? 1.0f : -2.0f, implicit ? 20.0f : 5.0f);
+  std::uniform_real_distribution<float> value(1.0f, 20.0f);
   std::vector<int32_t> all(static_cast<std::size_t>(items));
   std::iota(all.begin(), all.end(), 0);
   for (int64_t n : lengths) {
@@ -47,7 +46,7 @@ Problem make_problem(std::mt19937_64& rng, const std::vector<int64_t>& lengths, 
     std::vector<int32_t> cols(all.begin(), all.begin() + n);
     std::sort(cols.begin(), cols.end());
     std::vector<float> vals;
-    for (std::size_t k = 0; k < cols.size(); ++k) vals.push_back(implicit && k % 5 == 2 ? 1.0f : value(rng));
+    for (std::size_t k = 0; k < cols.size(); ++k) vals.push_back(k % 5 == 2 ? 1.0f : value(rng));
     p.rows.add_row(cols, vals);
   }
   std::uniform_real_distribution<float> factor(-0.5f, 0.5f);
@@ -61,11 +60,11 @@ Problem make_problem(std::mt19937_64& rng, const std::vector<int64_t>& lengths, 
   return p;
 }
 
-std::vector<float> cpu_cholesky(const Problem& p, float reg, AlsMode mode) {
+std::vector<float> cpu_cholesky(const Problem& p, float reg) {
   auto cpu = make_cpu_backend(1);
   BackendCsr rows(*cpu, p.rows);
   Buffer<float> y(*cpu, p.y), g(*cpu, p.gram), x(*cpu, p.rows.rows * p.f);
-  cpu->als_solve(rows.view, y.matrix(p.items, p.f), g.data(), reg, mode, SolverKind::cholesky, 0,
+  cpu->als_solve(rows.view, y.matrix(p.items, p.f), g.data(), reg, AlsMode::implicit, SolverKind::cholesky, 0,
                  x.matrix(p.rows.rows, p.f));
   return x.to_host();
 }
@@ -91,11 +90,10 @@ void launch_band(const SolveArgs& args, const cuda::DualArgs& dual, const std::v
 
 // Every row (all shorter than f) through the dual kernel: Z and W from R^-1 on the host, each
 // row to the narrowest instance that holds it, longest first, as als.cu launches them.
-EmulatedResult emulate(const Problem& p, float reg, AlsMode mode) {
-  const bool implicit = mode == AlsMode::implicit;
+EmulatedResult emulate(const Problem& p, float reg) {
   EmulatedResult out;
   out.x.assign(static_cast<std::size_t>(p.rows.rows * p.f), -7.0f);  // every entry must be written
-  const auto rinv = cuda::inverse_cholesky_factor(implicit ? p.gram.data() : nullptr, p.f, reg);
+  const auto rinv = cuda::inverse_cholesky_factor(p.gram.data(), p.f, reg);
   EXPECT_TRUE(rinv.has_value());
   if (!rinv) return out;
   const int64_t ld = cuda::dual_ld(p.f);
@@ -113,8 +111,8 @@ EmulatedResult emulate(const Problem& p, float reg, AlsMode mode) {
       w[i * ld + a] = static_cast<float>(sum);
     }
   }
-  const SolveArgs args{p.rows.host_view(), p.y.data(), p.f, p.items, implicit ? p.gram.data() : nullptr, reg,
-                       implicit, p.f, out.x.data(), p.f};
+  const SolveArgs args{p.rows.host_view(), p.y.data(), p.f, p.items, p.gram.data(), reg, true, p.f,
+                       out.x.data(), p.f};
   const cuda::DualArgs dual{z.data(), w.data(), ld};
   std::vector<int32_t> order(static_cast<std::size_t>(p.rows.rows));
   std::iota(order.begin(), order.end(), 0);
@@ -155,11 +153,11 @@ TEST_P(AlsDualEmulated, MatchesTheCpuBackendsFullSystem) {
     const uint64_t seed = 2000 + static_cast<uint64_t>(f);
     SCOPED_TRACE("seed " + std::to_string(seed) + " f " + std::to_string(f) + " reg " + std::to_string(reg));
     std::mt19937_64 rng(seed);
-    const Problem p = make_problem(rng, lengths_below(rng, f, 24), 2 * f + 40, f, true);
-    const EmulatedResult got = emulate(p, reg, AlsMode::implicit);
+    const Problem p = make_problem(rng, lengths_below(rng, f, 24), 2 * f + 40, f);
+    const EmulatedResult got = emulate(p, reg);
     EXPECT_EQ(got.flag, 0);
     EXPECT_EQ(got.failed_row, ~0ull);
-    EXPECT_TRUE(all_near(cpu_cholesky(p, reg, AlsMode::implicit), got.x, 1e-4, 1e-3));
+    EXPECT_TRUE(all_near(cpu_cholesky(p, reg), got.x, 1e-4, 1e-3));
   }
 }
 
@@ -170,8 +168,8 @@ INSTANTIATE_TEST_SUITE_P(Factors, AlsDualEmulated, ::testing::Values(5, 13, 40, 
 
 TEST(AlsDualEmulatedBands, EachInstanceGetsTheRowsOfItsBand) {
   std::mt19937_64 rng(4);
-  const Problem p = make_problem(rng, lengths_below(rng, 257, 24), 300, 257, true);
-  EXPECT_EQ(emulate(p, 0.5f, AlsMode::implicit).launches, static_cast<int>(std::size(cuda::kDualWarpCounts)));
+  const Problem p = make_problem(rng, lengths_below(rng, 257, 24), 300, 257);
+  EXPECT_EQ(emulate(p, 0.5f).launches, static_cast<int>(std::size(cuda::kDualWarpCounts)));
   EXPECT_EQ(cuda::dual_max_nnz(17), cuda::kDualMaxNnz);
   int previous = 0;
   for (int warps : cuda::kDualWarpCounts) {
@@ -183,11 +181,11 @@ TEST(AlsDualEmulatedBands, EachInstanceGetsTheRowsOfItsBand) {
 
 TEST(AlsDualEmulatedErrors, BadIndexIsFlaggedAndContributesNothing) {
   std::mt19937_64 rng(8);
-  Problem p = make_problem(rng, {6, 9, 3}, 40, 16, true);
-  const std::vector<float> clean = cpu_cholesky(p, 0.5f, AlsMode::implicit);
+  Problem p = make_problem(rng, {6, 9, 3}, 40, 16);
+  const std::vector<float> clean = cpu_cholesky(p, 0.5f);
   // Row 1 gets an index past the items: the kernel drops it, as the f x f kernels do.
   p.rows.indices[p.rows.indptr[1] + 4] = 40;
-  const EmulatedResult got = emulate(p, 0.5f, AlsMode::implicit);
+  const EmulatedResult got = emulate(p, 0.5f);
   EXPECT_EQ(got.flag, cuda::kAlsBadIndex);
   for (int q = 0; q < 16; ++q) {
     EXPECT_NEAR(got.x[q], clean[q], 1e-4 + 1e-3 * std::fabs(clean[q]));  // row 0 untouched
@@ -197,10 +195,10 @@ TEST(AlsDualEmulatedErrors, BadIndexIsFlaggedAndContributesNothing) {
 
 TEST(AlsDualEmulatedErrors, NonFiniteConfidenceFailsItsRowOnly) {
   std::mt19937_64 rng(9);
-  Problem p = make_problem(rng, {5, 7, 4}, 30, 12, true);
-  const std::vector<float> want = cpu_cholesky(p, 0.5f, AlsMode::implicit);
+  Problem p = make_problem(rng, {5, 7, 4}, 30, 12);
+  const std::vector<float> want = cpu_cholesky(p, 0.5f);
   p.rows.values[p.rows.indptr[1] + 2] = INFINITY;
-  const EmulatedResult got = emulate(p, 0.5f, AlsMode::implicit);
+  const EmulatedResult got = emulate(p, 0.5f);
   EXPECT_EQ(got.failed_row, 1ull);
   for (int q = 0; q < 12; ++q) {
     EXPECT_EQ(got.x[12 + q], 0.0f);
@@ -210,7 +208,7 @@ TEST(AlsDualEmulatedErrors, NonFiniteConfidenceFailsItsRowOnly) {
 
 TEST(AlsDualInverseFactor, InvertsTheCholeskyFactorOfGramPlusReg) {
   std::mt19937_64 rng(10);
-  const Problem p = make_problem(rng, {1}, 50, 23, true);
+  const Problem p = make_problem(rng, {1}, 50, 23);
   const float reg = 0.3f;
   const auto rinv = cuda::inverse_cholesky_factor(p.gram.data(), p.f, reg);
   ASSERT_TRUE(rinv.has_value());
