@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/shard_plan.hpp"
 #include "kernels/buffer.hpp"
 #include "kernels/error.hpp"
 
@@ -40,10 +41,13 @@ MatrixView<float> centroid_rows(const Buffer<float>& buffer, int64_t first, int6
   return {buffer.data() + first * d, count, d, d};
 }
 
-// inertia[a] = sum of best[a * n + i] over every row of every rank.
-std::vector<double> inertia_per_problem(const Context& ctx, const Buffer<float>& best, int64_t n, int problems) {
-  std::vector<double> local(static_cast<size_t>(problems));
-  ctx.backend.sum_per_problem(best.data(), n, problems, local.data());
+// inertia[a] = sum of best[a * n + i] over this rank's n rows, and over every rank's when
+// `over_ranks`.
+std::vector<double> inertia_per_problem(const Context& ctx, const Buffer<float>& best, int64_t n, int problems,
+                                        bool over_ranks) {
+  std::vector<double> local(static_cast<size_t>(problems), 0.0);
+  if (n > 0) ctx.backend.sum_per_problem(best.data(), n, problems, local.data());
+  if (!over_ranks || ctx.comm.size() == 1) return local;
   Buffer<double> total(ctx.backend, local);
   ctx.comm.allreduce_sum(ctx.backend, total.data(), total.size());
   return total.to_host();
@@ -63,7 +67,7 @@ int repair_empty(const Context& ctx, MatrixView<const float> x, const Buffer<flo
   const int rank = ctx.comm.rank();
 
   Buffer<float> slice(backend, n);
-  backend.copy_within(slice.data(), best.data() + a * n, static_cast<std::size_t>(n) * sizeof(float));
+  if (n > 0) backend.copy_within(slice.data(), best.data() + a * n, static_cast<std::size_t>(n) * sizeof(float));
   const std::vector<float> dist = slice.to_host();
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
@@ -118,11 +122,18 @@ std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, 
   if (cosine) backend.normalize_rows(xv);
   Buffer<float> x_sq(backend, n);
   backend.row_sq_norms(xv, x_sq.data());
+  // SPMD: every rank holds all rows; the Lloyd iterations assign and sum this rank's block,
+  // and the sums, counts and inertia are reduced over the ranks.
+  const RowBlock mine = even_row_blocks(n, ctx.comm.size())[static_cast<size_t>(ctx.comm.rank())];
+  const int64_t n_mine = mine.rows();
+  const MatrixView<const float> x_mine{xv.data + mine.begin * d, n_mine, d, d};
+  const float* x_sq_mine = x_sq.data() + mine.begin;
 
   std::vector<int64_t> offsets(static_cast<size_t>(num_problems) + 1, 0);
   for (int b = 0; b < num_problems; ++b) offsets[b + 1] = offsets[b] + config.problems[b].k;
   const int64_t total_k = offsets.back();
 
+  // Seeding runs on all rows on every rank, so every rank draws the same centres as one rank.
   // Problems that share a seed share one k-means++ chain. D^2 sampling is sequential, so the
   // first k centres of a chain seeded for the largest k are a k-means++ seeding for k: a sweep
   // of k = 2..32 x 3 restarts seeds 3 chains of 32 centres instead of 93 problems' 1,581.
@@ -138,8 +149,8 @@ std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, 
                             static_cast<std::size_t>(config.problems[b].k * d) * sizeof(float));
   }
 
-  Buffer<int32_t> labels(backend, num_problems * n);
-  Buffer<float> best(backend, num_problems * n);
+  Buffer<int32_t> labels(backend, num_problems * n_mine);
+  Buffer<float> best(backend, num_problems * n_mine);
   Buffer<float> packed(backend, total_k * d);
   Buffer<double> sums(backend, total_k * d);
   Buffer<double> counts(backend, total_k);
@@ -172,14 +183,16 @@ std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, 
     const int64_t live_k = live_offsets.back();
     const MatrixView<float> work_view = centroid_rows(work, 0, live_k, d);
 
-    backend.kmeans_assign(xv, x_sq.data(), work_view, live_offsets.data(), num_live, labels.data(), best.data(),
-                          nullptr);
-    const std::vector<double> inertia = inertia_per_problem(ctx, best, n, num_live);
+    if (n_mine > 0)
+      backend.kmeans_assign(x_mine, x_sq_mine, work_view, live_offsets.data(), num_live, labels.data(), best.data(),
+                            nullptr);
+    const std::vector<double> inertia = inertia_per_problem(ctx, best, n_mine, num_live, true);
 
     // Lloyd update: centroid = mean of its rows over all ranks.
     backend.fill_zero(sums.data(), static_cast<std::size_t>(live_k * d) * sizeof(double));
     backend.fill_zero(counts.data(), static_cast<std::size_t>(live_k) * sizeof(double));
-    backend.kmeans_accumulate(xv, labels.data(), live_offsets.data(), num_live, sums.data(), counts.data());
+    if (n_mine > 0)
+      backend.kmeans_accumulate(x_mine, labels.data(), live_offsets.data(), num_live, sums.data(), counts.data());
     ctx.comm.allreduce_sum(backend, sums.data(), live_k * d);
     ctx.comm.allreduce_sum(backend, counts.data(), live_k);
     backend.kmeans_finalize(sums.data(), counts.data(), work_view);
@@ -191,7 +204,7 @@ std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, 
       for (int64_t c = 0; c < config.problems[live[a]].k; ++c)
         if (host_counts[static_cast<size_t>(live_offsets[a] + c)] == 0.0) empty.push_back(static_cast<int>(c));
       if (empty.empty()) continue;
-      const int fixed = repair_empty(ctx, xv, best, a, empty,
+      const int fixed = repair_empty(ctx, x_mine, best, a, empty,
                                      centroid_rows(work, live_offsets[a], config.problems[live[a]].k, d));
       repaired[live[a]] += fixed;
       repaired_now[a] = fixed > 0;
@@ -211,11 +224,15 @@ std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, 
     }
   }
 
-  // Final assignment of every problem against its final centroids.
+  // Final assignment of every problem against its final centroids, of all rows on every rank:
+  // one more pass over the data, after which every rank holds the whole solution, its labels
+  // and margins bitwise those one rank computes from these centroids.
+  labels = Buffer<int32_t>(backend, num_problems * n);
+  best = Buffer<float>(backend, num_problems * n);
   Buffer<float> second(backend, num_problems * n);
   backend.kmeans_assign(xv, x_sq.data(), centroid_rows(centroids, 0, total_k, d), offsets.data(), num_problems,
                         labels.data(), best.data(), second.data());
-  const std::vector<double> inertia = inertia_per_problem(ctx, best, n, num_problems);
+  const std::vector<double> inertia = inertia_per_problem(ctx, best, n, num_problems, false);
   const std::vector<int32_t> host_labels = labels.to_host();
   const std::vector<float> host_best = best.to_host();
   const std::vector<float> host_second = second.to_host();

@@ -45,7 +45,9 @@ struct KMeansSolution {
 // between unit vectors. Requires 1 <= k <= n for every problem. An empty cluster is re-seeded
 // with the row farthest from its centroid in that problem; when every row already sits on a
 // centroid (k exceeds the distinct rows) there is nothing to re-seed it with, so it stays
-// empty, its centroid a copy of another's, and no label names it.
+// empty, its centroid a copy of another's, and no label names it. SPMD: x is the same on every
+// rank; each iterates over its block of rows, reducing sums, counts and inertia, and every
+// rank returns the whole solution (equal to one rank's up to the order of those sums).
 std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, const KMeansConfig& config);
 
 }  // namespace cohort

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/gather.hpp"
+#include "engine/comm/shard_plan.hpp"
 #include "engine/data/rows.hpp"
 #include "engine/parallel_for.hpp"
 #include "kernels/buffer.hpp"
@@ -61,7 +63,9 @@ std::vector<int64_t> sample_rows(int64_t n, int64_t size, uint64_t seed) {
 // The sample's distances are computed once, block by block, as sqrt(|u|^2 + |v|^2 - 2 u.v)
 // (a GEMM), and each block is multiplied by the cluster indicators of every labeling at once
 // (a second GEMM), which gives each row's distance sum to every cluster of every labeling.
-std::vector<double> silhouettes(Backend& backend, const Matrix& x, const std::vector<int64_t>& sample,
+// SPMD: each rank scores its block of the sampled rows; the rows' scores are gathered and
+// summed in row order on every rank, as one rank sums them.
+std::vector<double> silhouettes(const Context& ctx, const Matrix& x, const std::vector<int64_t>& sample,
                                 const std::vector<const std::vector<int32_t>*>& labelings, const std::vector<int>& ks) {
   const int64_t s = static_cast<int64_t>(sample.size());
   const int64_t d = x.cols;
@@ -101,19 +105,21 @@ std::vector<double> silhouettes(Backend& backend, const Matrix& x, const std::ve
       indicators[(offset[l] + c) * s + r] = 1.0f;
     }
 
+  Backend& backend = ctx.backend;
   Buffer<float> points_buffer(backend, points);
   Buffer<float> sq_buffer(backend, sq);
   Buffer<float> indicator_buffer(backend, indicators);
   const MatrixView<const float> all = points_buffer.matrix(s, d);
   const MatrixView<const float> indicator_view = indicator_buffer.matrix(total_clusters, s);
+  const RowBlock mine = even_row_blocks(s, ctx.comm.size())[static_cast<size_t>(ctx.comm.rank())];
   const int64_t block = std::clamp<int64_t>(kBlockElements / s, 1, s);
-  std::vector<double> row_score(static_cast<size_t>(block * num_labelings));
+  std::vector<double> row_score(static_cast<size_t>(mine.rows() * num_labelings));
   // The distance blocks stay on the backend; only the per-cluster sums come back.
   Buffer<float> distance(backend, block * s);
   Buffer<float> sums(backend, block * total_clusters);
 
-  for (int64_t begin = 0; begin < s; begin += block) {
-    const int64_t rows = std::min(block, s - begin);
+  for (int64_t begin = mine.begin; begin < mine.end; begin += block) {
+    const int64_t rows = std::min(block, mine.end - begin);
     const MatrixView<float> distance_view = distance.matrix(rows, s);
     backend.gemm_nt(-2.0f, all.rows_range(begin, begin + rows), all, 0.0f, distance_view);
     backend.distances_from_dots(distance_view, sq_buffer.data() + begin, sq_buffer.data(), begin);
@@ -137,12 +143,13 @@ std::vector<double> silhouettes(Backend& backend, const Matrix& x, const std::ve
           const double denominator = std::max(a, b);
           if (std::isfinite(b) && denominator > 0.0) score = (b - a) / denominator;
         }
-        row_score[r * num_labelings + l] = score;
+        row_score[(begin - mine.begin + r) * num_labelings + l] = score;
       }
     }
-    for (int64_t r = 0; r < rows; ++r)
-      for (int l = 0; l < num_labelings; ++l) result[l] += row_score[r * num_labelings + l];
   }
+  const std::vector<double> all_scores = allgather_rows(ctx.comm, row_score);
+  for (int64_t r = 0; r < s; ++r)
+    for (int l = 0; l < num_labelings; ++l) result[l] += all_scores[r * num_labelings + l];
 
   for (int l = 0; l < num_labelings; ++l) {
     int non_empty = 0;
@@ -196,7 +203,9 @@ double silhouette_score(const Matrix& x, const std::vector<int32_t>& labels, int
   check_labels(labels, x.rows, k, "silhouette_score");
   if (k == 1) return 0.0;
   std::unique_ptr<Backend> backend = make_backend("cpu");
-  return silhouettes(*backend, x, sample_rows(x.rows, sample_size, seed), {&labels}, {k})[0];
+  std::unique_ptr<Communicator> self = make_self_communicator();
+  const Context ctx{*backend, *self, seed, 0, {}};
+  return silhouettes(ctx, x, sample_rows(x.rows, sample_size, seed), {&labels}, {k})[0];
 }
 
 // Davies & Bouldin 1979, as scikit-learn computes it: s_i = mean distance of cluster i's rows
@@ -298,7 +307,7 @@ SweepResult sweep_k(const Context& ctx, const Matrix& x, const SweepConfig& conf
   const Matrix& points = config.metric == KMeansMetric::cosine ? normalized : x;
   const std::vector<int64_t> sample =
       sample_rows(points.rows, config.silhouette_sample, splitmix64(ctx.seed ^ kSampleSalt));
-  const std::vector<double> silhouette = silhouettes(ctx.backend, points, sample, labelings, ks);
+  const std::vector<double> silhouette = silhouettes(ctx, points, sample, labelings, ks);
 
   // Davies-Bouldin on the host, one k per thread: a pass over every row per k, which the
   // GPU's run otherwise waits for (about 40 ms single-threaded for the default sweep).

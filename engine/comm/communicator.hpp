@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "kernels/backend.hpp"
 
@@ -25,6 +26,9 @@ class Communicator {
   virtual void allgatherv(Backend& backend, const float* send, float* recv, const int64_t* counts) = 0;
   // bytes from root's buffer to every rank's.
   virtual void broadcast(Backend& backend, void* data, int64_t bytes, int root) = 0;
+  // Host memory, for results already on the host: every rank's `bytes` at send, joined in
+  // rank order on every rank (allgather_rows in engine/comm/gather.hpp types it).
+  virtual std::vector<unsigned char> allgather_host(const void* send, int64_t bytes) = 0;
 };
 
 // One rank: collectives are identities (allgatherv copies).

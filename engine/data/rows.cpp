@@ -33,6 +33,29 @@ Matrix select_rows(const Matrix& m, const std::vector<int32_t>& rows) {
   return out;
 }
 
+Csr row_range(const Csr& m, int64_t begin, int64_t end) {
+  COHORT_CHECK(0 <= begin && begin <= end && end <= m.rows, "row_range: [{}, {}) is not a range of rows of 0..{}", begin,
+               end, m.rows);
+  Csr out;
+  out.rows = end - begin;
+  out.cols = m.cols;
+  const int64_t first = m.indptr[static_cast<size_t>(begin)];
+  const int64_t last = m.indptr[static_cast<size_t>(end)];
+  out.indptr.assign(m.indptr.begin() + begin, m.indptr.begin() + end + 1);
+  for (int64_t& p : out.indptr) p -= first;
+  out.indices.assign(m.indices.begin() + first, m.indices.begin() + last);
+  out.values.assign(m.values.begin() + first, m.values.begin() + last);
+  return out;
+}
+
+Matrix row_range(const Matrix& m, int64_t begin, int64_t end) {
+  COHORT_CHECK(0 <= begin && begin <= end && end <= m.rows, "row_range: [{}, {}) is not a range of rows of 0..{}", begin,
+               end, m.rows);
+  Matrix out(end - begin, m.cols);
+  std::copy(m.data.begin() + begin * m.cols, m.data.begin() + end * m.cols, out.data.begin());
+  return out;
+}
+
 Matrix normalized_rows(Matrix m) {
   for (int64_t i = 0; i < m.rows; ++i) {
     float* row = m.row(i);

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/shard_plan.hpp"
+#include "engine/data/rows.hpp"
 #include "engine/parallel_for.hpp"
 #include "kernels/buffer.hpp"
 #include "kernels/error.hpp"
@@ -121,44 +123,85 @@ std::pair<std::vector<double>, std::vector<double>> rating_counts(const Csr& m) 
   return {std::move(users), std::move(items)};
 }
 
-// y^T y into gram, summed over every rank's rows.
-void global_gram(const Context& ctx, MatrixView<const float> y, Buffer<float>& gram) {
-  ctx.backend.gram(y, gram.data());
-  ctx.comm.allreduce_sum(ctx.backend, gram.data(), gram.size());
-}
+// One half-step's share of an SPMD run: this rank's block of the rows being solved (users, or
+// items through the transpose), in the backend's memory, and every rank's block (to gather).
+struct RowShard {
+  std::vector<RowBlock> blocks;
+  RowBlock mine;
+  BackendCsr rows;
 
-// iALS (implicit) or explicit MF: alternate exact/CG half-steps for users and items.
+  RowShard(const Context& ctx, const Csr& m, std::vector<RowBlock> plan)
+      : blocks(std::move(plan)),
+        mine(blocks[static_cast<size_t>(ctx.comm.rank())]),
+        // One rank solves every row: no copy of the block.
+        rows(ctx.comm.size() == 1 ? BackendCsr(ctx.backend, m) : BackendCsr(ctx.backend, row_range(m, mine.begin, mine.end))) {}
+
+  // Rows solved by this rank go to `block` (its rows x f); then every rank's block is gathered
+  // into `whole`, so each rank holds all factors for the next half-step.
+  void gather(const Context& ctx, const Buffer<float>& block, Buffer<float>& whole, int64_t f) const {
+    std::vector<int64_t> counts;
+    for (const RowBlock& b : blocks) counts.push_back(b.rows() * f);
+    ctx.comm.allgatherv(ctx.backend, block.data(), whole.data(), counts.data());
+  }
+};
+
+// iALS (implicit) or explicit MF: alternate exact/CG half-steps for users and items. SPMD:
+// each rank solves its block of users (then of items), balanced by nonzeros, and the blocks
+// are gathered. Each rank computes the Gram matrix of the whole other side itself (n f^2
+// flops, small beside the solve's nnz f^2 + n f^3): no reduction, so every rank's system,
+// and so its factors, are bitwise those of a one-rank run.
 void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, Embeddings& out) {
   Backend& backend = ctx.backend;
   const AlsMode mode = config.model == ModelKind::mf ? AlsMode::explicit_ratings : AlsMode::implicit;
   const Csr weighted = mode == AlsMode::implicit ? als_weights(train, config) : train;
+  const Csr weighted_t = weighted.transpose();
+  const int ranks = ctx.comm.size();
   const int64_t f = config.factors;
-  const BackendCsr user_rows(backend, weighted);
-  const BackendCsr item_rows(backend, weighted.transpose());
+  const RowShard user_shard(ctx, weighted, plan_row_blocks(weighted.indptr, ranks));
+  const RowShard item_shard(ctx, weighted_t, plan_row_blocks(weighted_t.indptr, ranks));
   Buffer<float> users(backend, out.users.data);
   Buffer<float> items(backend, out.items.data);
   Buffer<float> gram(backend, f * f);
   const MatrixView<float> x = users.matrix(train.rows, f);
   const MatrixView<float> y = items.matrix(train.cols, f);
+  // With several ranks each solves into a block of its own, then the blocks are gathered.
+  Buffer<float> user_block, item_block;
+  if (ranks > 1) {
+    user_block = Buffer<float>(backend, user_shard.mine.rows() * f);
+    item_block = Buffer<float>(backend, item_shard.mine.rows() * f);
+  }
+  auto solve = [&](const RowShard& shard, MatrixView<const float> other, Buffer<float>& block, Buffer<float>& whole,
+                   MatrixView<float> whole_view) {
+    const bool implicit = mode == AlsMode::implicit;
+    // The explicit solve needs no Gram matrix: its normal equations hold only observed items.
+    if (implicit) backend.gram(other, gram.data());
+    const MatrixView<float> target = ranks > 1 ? block.matrix(shard.mine.rows(), f) : whole_view;
+    // CG starts from the rows' current factors.
+    if (ranks > 1 && shard.mine.rows() > 0)
+      backend.copy_within(block.data(), whole.data() + shard.mine.begin * f,
+                          static_cast<std::size_t>(shard.mine.rows() * f) * sizeof(float));
+    backend.als_solve(shard.rows.view(), other, implicit ? gram.data() : nullptr, config.regularization, mode,
+                      config.solver, config.cg_steps, target);
+    if (ranks > 1) shard.gather(ctx, block, whole, f);
+  };
   const bool implicit = mode == AlsMode::implicit;
   const char* phase = model_kind_name(config.model);
   std::pair<std::vector<double>, std::vector<double>> counts;  // explicit MF's loss: ratings per user, per item
 
   for (int it = 0; it < config.iterations; ++it) {
-    // The explicit solve needs no Gram matrix: its normal equations hold only observed items.
-    if (implicit) global_gram(ctx, y, gram);
-    backend.als_solve(user_rows.view(), y, implicit ? gram.data() : nullptr, config.regularization, mode,
-                      config.solver, config.cg_steps, x);
-    if (implicit) global_gram(ctx, x, gram);
-    backend.als_solve(item_rows.view(), x, implicit ? gram.data() : nullptr, config.regularization, mode,
-                      config.solver, config.cg_steps, y);
+    solve(user_shard, y, user_block, users, x);
+    solve(item_shard, x, item_block, items, y);
 
     std::string detail;
     if (config.compute_loss) {
       // Full objective, the quantity the half-steps minimise: data term + reg (|X|^2 + |Y|^2),
       // each row's norm weighted by its count of ratings for explicit MF (backend.hpp, AlsMode).
-      if (implicit) global_gram(ctx, y, gram);
-      const double data = backend.als_loss(user_rows.view(), x, y, implicit ? gram.data() : nullptr, mode);
+      // The data term is summed over the ranks' user blocks; the norms are of whole matrices.
+      if (implicit) backend.gram(y, gram.data());
+      const MatrixView<const float> x_mine{x.data + user_shard.mine.begin * f, user_shard.mine.rows(), f, f};
+      Buffer<double> data(backend, std::vector<double>{
+          backend.als_loss(user_shard.rows.view(), x_mine, y, implicit ? gram.data() : nullptr, mode)});
+      ctx.comm.allreduce_sum(backend, data.data(), 1);
       double norms = 0.0;
       if (implicit) {
         norms = sum_sq_norms(backend, x) + sum_sq_norms(backend, y);
@@ -166,7 +209,7 @@ void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, 
         if (counts.first.empty()) counts = rating_counts(weighted);
         norms = sum_sq_norms(backend, x, counts.first) + sum_sq_norms(backend, y, counts.second);
       }
-      out.final_loss = data + config.regularization * norms;
+      out.final_loss = data.to_host()[0] + config.regularization * norms;
       detail = fmt::format("loss {:.6g}", out.final_loss);
     }
     ctx.report(phase, it + 1, config.iterations, detail);
@@ -175,19 +218,27 @@ void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, 
   out.items.data = items.to_host();
 }
 
+// BPR's SGD is one sequence of updates over shared factors; it is not split across ranks.
+// Rank 0 trains and the others receive its factors, so every rank holds the same model.
 void train_bpr(const Context& ctx, const Csr& train, const EmbedConfig& config, Embeddings& out) {
   Backend& backend = ctx.backend;
   const int64_t f = config.factors;
-  const BackendCsr user_rows(backend, train);
   Buffer<float> users(backend, out.users.data);
   Buffer<float> items(backend, out.items.data);
-  const MatrixView<float> x = users.matrix(train.rows, f);
-  const MatrixView<float> y = items.matrix(train.cols, f);
-  for (int epoch = 0; epoch < config.iterations; ++epoch) {
-    const BprStats stats = backend.bpr_epoch(user_rows.view(), x, y, config.learning_rate, config.regularization,
-                                             train.nnz(), mix_seed(ctx.seed, static_cast<uint64_t>(epoch)));
-    const double correct = stats.samples > 0 ? static_cast<double>(stats.correct) / stats.samples : 0.0;
-    ctx.report("bpr", epoch + 1, config.iterations, fmt::format("correct {:.4f}", correct));
+  if (ctx.comm.rank() == 0) {
+    const BackendCsr user_rows(backend, train);
+    const MatrixView<float> x = users.matrix(train.rows, f);
+    const MatrixView<float> y = items.matrix(train.cols, f);
+    for (int epoch = 0; epoch < config.iterations; ++epoch) {
+      const BprStats stats = backend.bpr_epoch(user_rows.view(), x, y, config.learning_rate, config.regularization,
+                                               train.nnz(), mix_seed(ctx.seed, static_cast<uint64_t>(epoch)));
+      const double correct = stats.samples > 0 ? static_cast<double>(stats.correct) / stats.samples : 0.0;
+      ctx.report("bpr", epoch + 1, config.iterations, fmt::format("correct {:.4f}", correct));
+    }
+  }
+  if (ctx.comm.size() > 1) {
+    ctx.comm.broadcast(backend, users.data(), static_cast<int64_t>(users.size() * sizeof(float)), 0);
+    ctx.comm.broadcast(backend, items.data(), static_cast<int64_t>(items.size() * sizeof(float)), 0);
   }
   out.users.data = users.to_host();
   out.items.data = items.to_host();

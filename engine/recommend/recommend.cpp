@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/comm/gather.hpp"
+#include "engine/comm/shard_plan.hpp"
 #include "kernels/buffer.hpp"
 #include "kernels/error.hpp"
 
@@ -200,18 +202,27 @@ void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, Recommen
   const BackendCsr a(backend, item_users, 0, item_users.rows);  // items x users
   const BackendCsr a_t(backend, train, 0, train.rows);         // users x items
   model.knn_neighbours = neighbours;
-  model.knn_index.assign(static_cast<size_t>(items * neighbours), -1);
-  model.knn_score.assign(static_cast<size_t>(items * neighbours), 0.0f);
-  for (int64_t begin = 0; begin < items; begin += kKnnBlockRows) {
-    const int64_t end = std::min(items, begin + kKnnBlockRows);
+  // SPMD: each rank finds the neighbours of its block of items (balanced by their users),
+  // then the blocks are gathered.
+  const RowBlock mine = plan_row_blocks(item_users.indptr, ctx.comm.size())[static_cast<size_t>(ctx.comm.rank())];
+  std::vector<int32_t> knn_index(static_cast<size_t>(mine.rows() * neighbours), -1);
+  std::vector<float> knn_score(static_cast<size_t>(mine.rows() * neighbours), 0.0f);
+  for (int64_t begin = mine.begin; begin < mine.end; begin += kKnnBlockRows) {
+    const int64_t end = std::min(mine.end, begin + kKnnBlockRows);
     Buffer<int32_t> index(backend, (end - begin) * neighbours);
     Buffer<float> score(backend, (end - begin) * neighbours);
     backend.topk_cosine(a.view(), a_t.view(), begin, end, neighbours, true, index.data(), score.data());
     const auto host_index = index.to_host();
     const auto host_score = score.to_host();
-    std::copy(host_index.begin(), host_index.end(), model.knn_index.begin() + begin * neighbours);
-    std::copy(host_score.begin(), host_score.end(), model.knn_score.begin() + begin * neighbours);
+    const int64_t at = (begin - mine.begin) * neighbours;
+    std::copy(host_index.begin(), host_index.end(), knn_index.begin() + at);
+    std::copy(host_score.begin(), host_score.end(), knn_score.begin() + at);
   }
+  model.knn_index = allgather_rows(ctx.comm, knn_index);
+  model.knn_score = allgather_rows(ctx.comm, knn_score);
+  COHORT_CHECK_STATUS(static_cast<int64_t>(model.knn_index.size()) == items * neighbours, Status::internal,
+                      "fit_item_knn: gathered {} neighbours for {} items x {}", model.knn_index.size(), items,
+                      neighbours);
 }
 
 std::vector<TopK> recommend_many(const Context& ctx, const std::vector<RecommenderKind>& kinds,

@@ -9,6 +9,7 @@
 #include "engine/data/generate.hpp"
 #include "host/cli/commands.hpp"
 #include "host/cli/options.hpp"
+#include "host/comm/mpi_communicator.hpp"
 #include "kernels/cpu/blas_kernels.hpp"
 #include "kernels/registry.hpp"
 
@@ -74,6 +75,8 @@ void add_info_command(CLI::App& app) {
     std::printf("backends usable:   cpu%s\n", gpus > 0 ? ", cuda" : "");
     std::printf("cpu threads:       %d\n", omp_get_max_threads());
     std::printf("cpu BLAS kernels:  OpenBLAS %s\n", cpu::blas_kernels().c_str());
+    std::printf("workers:           --workers N (threads of this process)%s\n",
+                mpi_compiled() ? "; MPI (mpiexec -n N cohort ...)" : "; no MPI in this build (libmpich-dev)");
     if (cuda_compiled() && gpus == 0) std::printf("gpus:              none visible (no driver or no device)\n");
     for (const std::string& line : cuda_device_descriptions()) std::printf("gpu:               %s\n", line.c_str());
   });

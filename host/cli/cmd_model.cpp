@@ -65,7 +65,7 @@ void add_train_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("train", "train embeddings on every interaction; writes model.cohort and the embeddings");
   add_input_options(*cmd, o->input, true);
-  add_run_options(*cmd, o->run);
+  add_run_options(*cmd, o->run, true);
   add_model_options(*cmd, o->model);
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->callback([o] {
@@ -73,7 +73,12 @@ void add_train_command(CLI::App& app) {
     LoadedData loaded = load_input(o->input, runtime.printer());
     const EmbedConfig config = to_embed_config(o->model);
     check_values_for_model(loaded.data, config);
-    Embeddings embeddings = train_embeddings(runtime.context(), loaded.data.user_items, config);
+    Embeddings embeddings;
+    runtime.run([&](const Context& ctx, int worker) {
+      Embeddings mine = train_embeddings(ctx, loaded.data.user_items, config);
+      if (worker == 0) embeddings = std::move(mine);
+    });
+    if (!runtime.root()) return;
     Groups no_groups;
     no_groups.assignment.assign(static_cast<size_t>(loaded.data.users()), -1);
     no_groups.confidence.assign(static_cast<size_t>(loaded.data.users()), 0.0f);
@@ -99,7 +104,7 @@ void add_groups_command(CLI::App& app) {
                                            "and the model with its groups");
   cmd->add_option("--model-file", o->model_path, "model.cohort from `cohort train`")->required();
   add_input_options(*cmd, o->input, true);
-  add_run_options(*cmd, o->run);
+  add_run_options(*cmd, o->run, true);
   add_group_options(*cmd, o->groups);
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->callback([o] {
@@ -111,7 +116,12 @@ void add_groups_command(CLI::App& app) {
     for (int64_t u = 0; u < loaded.data.users(); ++u)
       if (loaded.data.user_items.row_length(u) > 0) users.push_back(static_cast<int32_t>(u));
     Matrix points = normalized_rows(select_rows(model.embeddings.users, users));
-    SweepResult sweep = sweep_k(runtime.context(), points, to_sweep_config(o->groups));
+    SweepResult sweep;
+    runtime.run([&](const Context& ctx, int worker) {
+      SweepResult mine = sweep_k(ctx, points, to_sweep_config(o->groups));
+      if (worker == 0) sweep = std::move(mine);
+    });
+    if (!runtime.root()) return;
     Groups groups = build_groups(sweep.best, users, loaded.data.users(), loaded.data.user_items, model.embeddings.items,
                                  loaded.catalog, ProfileOptions{});
     RecommendModel rec = build_recommend_model(loaded.data.user_items, groups.assignment, groups.k);
@@ -145,7 +155,7 @@ void add_recommend_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("recommend", "top-N items for given users as CSV: user_id,rank,item_id,score[,title]");
   cmd->add_option("--model-file", o->model_path, "model.cohort from `cohort train`, `groups` or `pipeline`")->required();
   add_input_options(*cmd, o->input, true);
-  add_run_options(*cmd, o->run);
+  add_run_options(*cmd, o->run, false);
   cmd->add_option("--users", o->users, "comma-separated user ids");
   cmd->add_option("--users-file", o->users_file, "file with one user id per line");
   cmd->add_flag("--all-users", o->all_users, "every user of the model");

@@ -27,7 +27,7 @@ struct PipelineOptions {
 
 void add_pipeline_options(CLI::App& cmd, PipelineOptions& o) {
   add_input_options(cmd, o.input, false);
-  add_run_options(cmd, o.run);
+  add_run_options(cmd, o.run, true);
   add_model_options(cmd, o.model);
   add_group_options(cmd, o.groups);
   cmd.add_option("--neighbours", o.neighbours, "item-kNN neighbours per item")->check(CLI::Range(1, 10000))->capture_default_str();
@@ -138,8 +138,16 @@ void run_pipeline_command(const PipelineOptions& o, bool all_outputs) {
   config.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - command_start).count();
   config.load_data_seconds = loaded.seconds;
   config.backend_start_seconds = runtime.backend_start_seconds();
-  if (all_outputs) config.out_dir = o.out;
-  PipelineResult result = run_pipeline(runtime.context(), loaded.data, loaded.catalog, loaded.truth, config);
+  // Every worker runs the pipeline on its shards; the root process's first one writes.
+  PipelineResult result;
+  runtime.run([&](const Context& ctx, int worker) {
+    PipelineConfig mine = config;
+    const bool writes = worker == 0 && runtime.root();
+    if (all_outputs && writes) mine.out_dir = o.out;
+    PipelineResult r = run_pipeline(ctx, loaded.data, loaded.catalog, loaded.truth, mine);
+    if (writes) result = std::move(r);
+  });
+  if (!runtime.root()) return;
   if (!all_outputs) write_metrics(o.out, result.metrics);
   print_summary(result.metrics, o.out, all_outputs);
 }

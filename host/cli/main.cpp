@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "host/cli/commands.hpp"
+#include "host/comm/mpi_communicator.hpp"
 #include "kernels/cpu/blas_kernels.hpp"
 #include "kernels/error.hpp"
 
@@ -24,27 +25,29 @@ int main(int argc, char** argv) {
   cohort::cli::add_recommend_command(app);
   cohort::cli::add_evaluate_command(app);
   cohort::cli::add_info_command(app);
+  int code = 0;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    code = app.exit(e) == 0 ? 0 : 2;
   } catch (const cohort::Error& e) {
     std::fputs(fmt::format("cohort: error: {}\n", e.what()).c_str(), stderr);
     switch (e.status()) {
       case cohort::Status::invalid_argument:
       case cohort::Status::bad_input:
       case cohort::Status::io_error:
-        return 2;
+        code = 2;
+        break;
       default:
-        return 1;
+        code = 1;
     }
   } catch (const std::bad_alloc&) {
     std::fputs("cohort: error: out of memory\n", stderr);
-    return 1;
+    code = 1;
   } catch (const std::exception& e) {
     std::fputs(fmt::format("cohort: internal error: {}\n", e.what()).c_str(), stderr);
-    return 1;
+    code = 1;
   }
-  return 0;
+  if (code != 0) cohort::abort_other_ranks(code);
+  return code;
 }

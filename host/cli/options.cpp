@@ -1,7 +1,11 @@
 #include "host/cli/options.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <charconv>
+#include <thread>
+
+#include <omp.h>
 
 #include "engine/data/clean.hpp"
 #include "engine/data/read.hpp"
@@ -77,10 +81,16 @@ LoadedData load_input(const InputOptions& o, const ProgressPrinter& printer) {
   return loaded;
 }
 
-void add_run_options(CLI::App& cmd, RunOptions& o) {
+void add_run_options(CLI::App& cmd, RunOptions& o, bool sharded) {
   cmd.add_option("--backend", o.backend, "auto | cpu | cuda | cuda:N (auto takes a GPU when one is visible)")
       ->capture_default_str();
   cmd.add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  if (sharded)
+    cmd.add_option("--workers", o.workers,
+                   "workers sharding the run, one per GPU (--backend cuda or auto), or CPU workers sharing the "
+                   "threads; across machines run one process per worker with mpiexec instead")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
   cmd.add_option("--seed", o.seed, "seed of every random choice")->capture_default_str();
   cmd.add_flag("--quiet", o.quiet, "no progress on stderr");
   cmd.add_flag("--tf32", o.tf32,
@@ -90,38 +100,63 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
 
 Runtime::Runtime(const RunOptions& options)
     : options_(options),
-      pending_backend_(std::async(std::launch::async,
-                                  [kind = options.backend, threads = options.threads, tf32 = options.tf32] {
-                                    const auto start = std::chrono::steady_clock::now();
-                                    BackendOptions backend_options;
-                                    backend_options.threads = threads;
-                                    backend_options.tf32 = tf32;
-                                    StartedBackend started{make_backend(kind, backend_options)};
-                                    started.seconds = std::chrono::duration<double>(
-                                                          std::chrono::steady_clock::now() - start)
-                                                          .count();
-                                    return started;
-                                  })),
-      comm_(make_self_communicator()),
-      printer_(options.quiet) {}
+      root_(is_root_process()),
+      pending_(std::async(std::launch::async,
+                          [kind = options.backend, threads = options.threads, tf32 = options.tf32,
+                           count = options.workers] {
+                            const auto start = std::chrono::steady_clock::now();
+                            BackendOptions backend_options;
+                            backend_options.threads = threads;
+                            backend_options.tf32 = tf32;
+                            StartedWorkers started{make_workers(kind, count, backend_options)};
+                            started.seconds =
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                            return started;
+                          })),
+      printer_(options.quiet || !root_) {}
 
-Backend& Runtime::backend() {
-  if (!backend_) {
-    StartedBackend started = pending_backend_.get();
-    backend_ = std::move(started.backend);
+Workers& Runtime::workers() {
+  if (!workers_) {
+    StartedWorkers started = pending_.get();
+    workers_ = std::move(started.workers);
     backend_start_seconds_ = started.seconds;
-    printer_.note(fmt::format("backend: {}", backend_->description()));
-    if (options_.tf32 && !backend_->on_device()) printer_.note("--tf32 applies to GPUs only; the CPU computes in FP32");
+    const Workers& w = *workers_;
+    const int ranks = w.comms[0]->size();
+    if (ranks == 1) {
+      printer_.note(fmt::format("backend: {}", w.backends[0]->description()));
+    } else {
+      printer_.note(fmt::format("{} workers{}", ranks, w.backends.size() == 1 ? " (MPI processes)" : ""));
+      for (size_t i = 0; i < w.backends.size(); ++i)
+        printer_.note(fmt::format("worker {}: {}", w.comms[i]->rank(), w.backends[i]->description()));
+    }
+    if (options_.tf32 && !w.backends[0]->on_device()) printer_.note("--tf32 applies to GPUs only; the CPU computes in FP32");
   }
-  return *backend_;
+  return *workers_;
 }
 
-Context Runtime::context() {
-  Context ctx{backend(), *comm_, options_.seed, options_.threads, {}};
-  ctx.seed = options_.seed;
-  ctx.threads = options_.threads;
-  ctx.progress = [this](const ProgressEvent& e) { printer_(e); };
+Backend& Runtime::backend() { return *workers().backends[0]; }
+
+Context Runtime::make_context(int worker) {
+  Workers& w = workers();
+  // Workers of one process share its threads, as their CPU backends do (make_workers).
+  const int workers_here = static_cast<int>(w.backends.size());
+  const int threads = options_.threads > 0 ? options_.threads : static_cast<int>(std::thread::hardware_concurrency());
+  Context ctx{*w.backends[static_cast<size_t>(worker)], *w.comms[static_cast<size_t>(worker)], options_.seed,
+              workers_here > 1 ? std::max(1, threads / workers_here) : options_.threads, {}};
+  if (worker == 0) ctx.progress = [this](const ProgressEvent& e) { printer_(e); };
   return ctx;
+}
+
+Context Runtime::context() { return make_context(0); }
+
+void Runtime::run(const std::function<void(const Context& ctx, int worker)>& work) {
+  const bool shared_process = workers().backends.size() > 1;
+  workers().run([&](int worker) {
+    const Context ctx = make_context(worker);
+    // The engine's host-side loops (OpenMP) of each worker thread take its share of the cores.
+    if (shared_process) omp_set_num_threads(ctx.threads);
+    work(ctx, worker);
+  });
 }
 
 void add_model_options(CLI::App& cmd, ModelOptions& o) {

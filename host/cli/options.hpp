@@ -3,8 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "engine/data/items.hpp"
 #include "engine/embed/embed.hpp"
 #include "host/cli/progress.hpp"
+#include "host/workers.hpp"
 #include "kernels/backend.hpp"
 
 namespace cohort::cli {
@@ -47,35 +50,45 @@ LoadedData load_input(const InputOptions& options, const ProgressPrinter& printe
 struct RunOptions {
   std::string backend = "auto";
   int threads = 0;
+  int workers = 1;  // SPMD workers in this process (one per GPU); see host/workers.hpp
   uint64_t seed = 42;
   bool quiet = false;
   bool tf32 = false;
 };
-void add_run_options(CLI::App& cmd, RunOptions& options);
+// sharded: whether the command runs SPMD, so takes --workers.
+void add_run_options(CLI::App& cmd, RunOptions& options, bool sharded);
 
-// The backend, communicator and progress printer of one command. The backend is made on a
-// thread of its own from construction on, so that a GPU's context creation (a fixed cost of
-// a fraction of a second) overlaps the command's reading or generating of its data;
-// backend() and context() wait for it and rethrow its error.
+// The workers (backends and communicators) and progress printer of one command. The
+// backends are made on a thread of their own from construction on, so that a GPU's context
+// creation (a fixed cost of a fraction of a second) overlaps the command's reading or
+// generating of its data; backend(), context() and run() wait for them and rethrow their error.
 class Runtime {
  public:
   explicit Runtime(const RunOptions& options);
+  // The first worker's backend and context, for the commands that do not shard.
   Context context();
   Backend& backend();
-  // Seconds the backend took to start (on its own thread); valid once backend() has returned.
+  // Runs work on every worker of this process with its own context (SPMD); only the root
+  // process's first worker reports progress. Rethrows the first worker's error.
+  void run(const std::function<void(const Context& ctx, int worker)>& work);
+  // Whether this process prints the results and writes the outputs (not a rank > 0 of mpiexec).
+  bool root() const { return root_; }
+  // Seconds the backends took to start (on their own thread); valid once backend() has returned.
   double backend_start_seconds() const { return backend_start_seconds_; }
   ProgressPrinter& printer() { return printer_; }
 
  private:
-  struct StartedBackend {
-    std::unique_ptr<Backend> backend;
+  struct StartedWorkers {
+    Workers workers;
     double seconds = 0.0;
   };
+  Workers& workers();
+  Context make_context(int worker);
   RunOptions options_;
-  std::future<StartedBackend> pending_backend_;
-  std::unique_ptr<Backend> backend_;
+  bool root_;
+  std::future<StartedWorkers> pending_;
+  std::optional<Workers> workers_;
   double backend_start_seconds_ = 0.0;
-  std::unique_ptr<Communicator> comm_;
   ProgressPrinter printer_;
 };
 

@@ -50,6 +50,25 @@ expect_exit 0 "prepare" "$cohort" prepare --input gen/interactions.csv --header 
 expect_exit 0 "evaluate from the cache" "$cohort" evaluate --input gen/data.cache --factors 8 --iterations 3 --k 4 --out run2 --quiet
 [ -s run2/metrics.json ] || fail "evaluate wrote metrics.json"
 grep -q '"rating_prediction"' run2/metrics.json && fail "rating errors only for explicit MF"
+# Sharded runs (host/workers.hpp): thread workers, and processes under mpiexec where this build
+# has MPI, give the one-worker metrics; only the first process prints and writes.
+same_metrics='import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+keys = ("recommendation", "groups")
+sys.exit(0 if all(a[k] == b[k] for k in keys) and b["config"]["workers"] == int(sys.argv[3]) else 1)'
+expect_exit 0 "evaluate with 3 workers" "$cohort" evaluate --input gen/data.cache --factors 8 --iterations 3 --k 4 \
+  --workers 3 --out run2_workers --quiet
+python3 -c "$same_metrics" run2/metrics.json run2_workers/metrics.json 3 || fail "3 workers give the one-worker metrics"
+expect_exit 2 "workers on one named GPU" "$cohort" evaluate --input gen/data.cache --workers 2 --backend cuda:0 --quiet
+expect_stderr "names one GPU" "workers on one named GPU say why not"
+if grep -q "MPI (mpiexec" <("$cohort" info) && command -v mpiexec >/dev/null; then
+  expect_exit 0 "evaluate as 2 MPI processes" mpiexec -n 2 "$cohort" evaluate --input gen/data.cache --factors 8 \
+    --iterations 3 --k 4 --out run2_mpi
+  python3 -c "$same_metrics" run2/metrics.json run2_mpi/metrics.json 2 || fail "2 MPI processes give the one-worker metrics"
+  [ "$(grep -c '^NDCG@10' out.txt)" -eq 1 ] || fail "only the first MPI process prints the summary"
+  expect_exit 2 "workers under mpiexec" mpiexec -n 2 "$cohort" evaluate --input gen/data.cache --workers 2 --quiet
+  expect_stderr "one process per worker" "threads and processes together are refused"
+fi
 expect_exit 0 "explicit MF" "$cohort" evaluate --input gen/data.cache --model mf --factors 8 --iterations 3 --k 4 \
   --regularization 0.1 --out run_mf --quiet
 grep -q '"rating_prediction"' run_mf/metrics.json || fail "explicit MF reports its rating errors"

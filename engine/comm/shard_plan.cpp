@@ -1,4 +1,4 @@
-#include "host/shard_plan.hpp"
+#include "engine/comm/shard_plan.hpp"
 
 #include <algorithm>
 
@@ -16,13 +16,27 @@ std::vector<RowBlock> plan_row_blocks(const std::vector<int64_t>& indptr, int wo
   for (int w = 0; w < workers; ++w) {
     int64_t end = rows;
     if (w + 1 < workers) {
-      // The first row boundary at or past this worker's share of the nonzeros.
-      int64_t target = total * (w + 1) / workers;
+      // The row boundary nearest this worker's share of the nonzeros: the first at or past
+      // it, or the one before when that is nearer (a long row goes to the block it fits best).
+      const int64_t target = total * (w + 1) / workers;
       end = std::lower_bound(indptr.begin() + begin, indptr.end(), target) - indptr.begin();
       end = std::clamp<int64_t>(end, begin, rows);
+      if (end > begin && target - indptr[end - 1] < indptr[end] - target) --end;
     }
     blocks[static_cast<size_t>(w)] = {begin, end, indptr[end] - indptr[begin]};
     begin = end;
+  }
+  return blocks;
+}
+
+std::vector<RowBlock> even_row_blocks(int64_t rows, int workers) {
+  COHORT_CHECK(workers >= 1, "even_row_blocks: workers must be >= 1, got {}", workers);
+  COHORT_CHECK(rows >= 0, "even_row_blocks: rows must be >= 0, got {}", rows);
+  std::vector<RowBlock> blocks(static_cast<size_t>(workers));
+  for (int w = 0; w < workers; ++w) {
+    const int64_t begin = rows * w / workers;
+    const int64_t end = rows * (w + 1) / workers;
+    blocks[static_cast<size_t>(w)] = {begin, end, end - begin};
   }
   return blocks;
 }
