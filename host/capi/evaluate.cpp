@@ -39,7 +39,8 @@ cohort_status cohort_evaluate(cohort_context* context, const cohort_dataset* dat
     if (!ctx.pending_evaluation.empty() && ctx.pending_evaluation_key == key) {
       text = std::move(ctx.pending_evaluation);
     } else {
-      text = run_pipeline(ctx.engine(), d.data, d.catalog, {}, config).metrics.dump(2);
+      text = ctx.sharded([&](const Context& engine) { return run_pipeline(engine, d.data, d.catalog, {}, config); })
+                 .metrics.dump(2);
     }
     ctx.pending_evaluation.clear();
     ctx.pending_evaluation_key.clear();

@@ -35,9 +35,8 @@ cohort_status cohort_groups_discover(cohort_context* context, const cohort_datas
       sweep.k_min = std::min(sweep.k_min, sweep.k_max);
     }
 
-    const Context engine = ctx.engine();
     const Matrix points = normalized_rows(select_rows(m.embeddings.users, users));
-    const SweepResult result = sweep_k(engine, points, sweep);
+    const SweepResult result = ctx.sharded([&](const Context& engine) { return sweep_k(engine, points, sweep); });
     auto groups = std::make_unique<cohort_groups>();
     groups->groups = build_groups(result.best, users, data.users(), data.user_items, m.embeddings.items,
                                   ItemCatalog{}, ProfileOptions{});

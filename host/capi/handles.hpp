@@ -18,12 +18,12 @@
 #include "engine/data/items.hpp"
 #include "engine/embed/embed.hpp"
 #include "engine/groups/groups.hpp"
+#include "host/workers.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/error.hpp"
 
 struct cohort_context {
-  std::unique_ptr<cohort::Backend> backend;
-  std::unique_ptr<cohort::Communicator> comm;
+  cohort::Workers workers;  // worker 0 serves the calls that do not shard
   std::string backend_name;
   uint64_t seed = 42;
   int threads = 0;
@@ -33,7 +33,20 @@ struct cohort_context {
   std::string pending_evaluation;
 
   // Progress is dropped: the C API has no channel for it.
-  cohort::Context engine() { return cohort::Context{*backend, *comm, seed, threads, {}}; }
+  cohort::Context engine(int worker = 0) {
+    const auto w = static_cast<size_t>(worker);
+    return cohort::Context{*workers.backends[w], *workers.comms[w], seed, threads, {}};
+  }
+  // f(context) on every worker (SPMD); worker 0's result.
+  template <class F>
+  auto sharded(F f) -> decltype(f(engine())) {
+    decltype(f(engine())) result{};
+    workers.run([&](int worker) {
+      auto mine = f(engine(worker));
+      if (worker == 0) result = std::move(mine);
+    });
+    return result;
+  }
 };
 
 struct cohort_dataset {

@@ -54,7 +54,8 @@ cohort_status cohort_model_train(cohort_context* context, const cohort_dataset* 
     auto model = std::make_unique<cohort_model>();
     model->config = to_embed_config(config, "config");
     check_values_for_model(data, model->config);
-    model->embeddings = train_embeddings(ctx.engine(), data.user_items, model->config);
+    model->embeddings =
+        ctx.sharded([&](const Context& engine) { return train_embeddings(engine, data.user_items, model->config); });
     model->user_ids = data.user_ids;
     model->item_ids = data.item_ids;
     model->popularity = build_recommend_model(data.user_items, std::vector<int32_t>(data.user_ids.size(), -1), 0)

@@ -79,9 +79,13 @@ typedef struct cohort_context_config {
   int threads;         /* CPU threads; 0 = OpenMP's default */
   uint64_t seed;       /* seeds training, clustering and the evaluation split */
   int tf32;            /* CUDA: k-means distances on TF32 tensor cores (labels stay FP32's) */
+  int64_t workers;     /* workers sharding training, grouping and evaluation, one per GPU ("auto"/"cuda")
+                          or sharing the CPU threads; 0 or 1 = one. Under mpiexec each process is one
+                          worker of the MPI run instead (README, "Several GPUs and machines").
+                          64-bit so that the struct outgrows the version without it (struct_size). */
 } cohort_context_config;
 
-#define COHORT_CONTEXT_CONFIG_INIT {sizeof(cohort_context_config), "auto", 0, 42u, 0}
+#define COHORT_CONTEXT_CONFIG_INIT {sizeof(cohort_context_config), "auto", 0, 42u, 0, 1}
 
 /* config: NULL means COHORT_CONTEXT_CONFIG_INIT. *out_context: free with cohort_context_free.
  * COHORT_ERROR_BACKEND when "cuda" is asked for and no GPU is usable. */

@@ -69,7 +69,7 @@ _c_int64_p = ctypes.POINTER(ctypes.c_int64)
 
 class _ContextConfig(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("backend", ctypes.c_char_p), ("threads", ctypes.c_int),
-                ("seed", ctypes.c_uint64), ("tf32", ctypes.c_int)]
+                ("seed", ctypes.c_uint64), ("tf32", ctypes.c_int), ("workers", ctypes.c_int64)]
 
 
 class _ReadOptions(ctypes.Structure):
@@ -225,12 +225,14 @@ def backends_available():
 
 class Context(_Handle):
     """Where work runs: backend "auto" | "cpu" | "cuda" | "cuda:N", CPU threads (0 = default), seed.
-    tf32: on a GPU, k-means distances on TF32 tensor cores (the labels stay FP32's)."""
+    tf32: on a GPU, k-means distances on TF32 tensor cores (the labels stay FP32's).
+    workers: workers sharding training, grouping and evaluation (one per GPU, or sharing the CPU threads)."""
 
     _free = _context_free
 
-    def __init__(self, backend="auto", threads=0, seed=42, tf32=False):
-        config = _ContextConfig(ctypes.sizeof(_ContextConfig), backend.encode(), threads, seed, int(bool(tf32)))
+    def __init__(self, backend="auto", threads=0, seed=42, tf32=False, workers=1):
+        config = _ContextConfig(ctypes.sizeof(_ContextConfig), backend.encode(), threads, seed, int(bool(tf32)),
+                                workers)
         handle = ctypes.c_void_p()
         _check(_context_create(ctypes.byref(config), ctypes.byref(handle)))
         super().__init__(handle.value)

@@ -52,10 +52,15 @@ expect_exit 0 "evaluate from the cache" "$cohort" evaluate --input gen/data.cach
 grep -q '"rating_prediction"' run2/metrics.json && fail "rating errors only for explicit MF"
 # Sharded runs (host/workers.hpp): thread workers, and processes under mpiexec where this build
 # has MPI, give the one-worker metrics; only the first process prints and writes.
+# The silhouettes' GEMMs may round differently with another thread count: compared to 1e-6.
 same_metrics='import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
+def silhouettes(m):
+    g = m["groups"]
+    return [s.pop("silhouette") for s in g["k_scores"]] + [g.pop("silhouette")]
+close = all(abs(x - y) <= 1e-6 for x, y in zip(silhouettes(a), silhouettes(b)))
 keys = ("recommendation", "groups")
-sys.exit(0 if all(a[k] == b[k] for k in keys) and b["config"]["workers"] == int(sys.argv[3]) else 1)'
+sys.exit(0 if close and all(a[k] == b[k] for k in keys) and b["config"]["workers"] == int(sys.argv[3]) else 1)'
 expect_exit 0 "evaluate with 3 workers" "$cohort" evaluate --input gen/data.cache --factors 8 --iterations 3 --k 4 \
   --workers 3 --out run2_workers --quiet
 python3 -c "$same_metrics" run2/metrics.json run2_workers/metrics.json 3 || fail "3 workers give the one-worker metrics"

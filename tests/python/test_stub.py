@@ -47,6 +47,13 @@ class StubTest(unittest.TestCase):
         self.assertEqual(self.model.item_factors.shape, (ITEMS, FACTORS))
         self.assertTrue(np.all(np.isfinite(self.model.user_factors)))
 
+    def test_workers_train_the_one_worker_model(self):
+        ctx = cohort.Context(backend="cpu", seed=5, workers=2)
+        model = cohort.Model.train(ctx, self.data, factors=FACTORS, iterations=10, solver="cholesky",
+                                   regularization=0.1)
+        np.testing.assert_array_equal(model.user_factors, self.model.user_factors)
+        np.testing.assert_array_equal(model.item_factors, self.model.item_factors)
+
     def test_groups_recover_planted_blocks(self):
         self.assertEqual(self.groups.k, 2)
         group, confidence = self.groups.assignment
