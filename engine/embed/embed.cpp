@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/gather.hpp"
 #include "engine/comm/shard_plan.hpp"
 #include "engine/data/rows.hpp"
 #include "engine/parallel_for.hpp"
@@ -330,10 +331,17 @@ Matrix fold_in(const Context& ctx, const Csr& user_items, const Embeddings& mode
   Backend& backend = ctx.backend;
   // MF folds in ratings by ridge regression; iALS and BPR by the implicit solve on the
   // item factors they trained (BPR's are used as they are, as the basis of a least-squares fit).
+  // SPMD: each rank solves its block of the users (balanced by nonzeros); the blocks are gathered.
   const AlsMode mode = model.model == ModelKind::mf ? AlsMode::explicit_ratings : AlsMode::implicit;
-  const BackendCsr rows(backend, mode == AlsMode::implicit ? als_weights(user_items, config) : user_items);
+  const bool sharded = ctx.comm.size() > 1;
+  const RowBlock mine =
+      plan_row_blocks(user_items.indptr, ctx.comm.size())[static_cast<size_t>(ctx.comm.rank())];
+  const Csr my_rows = sharded ? row_range(user_items, mine.begin, mine.end) : Csr{};
+  const Csr& to_solve = sharded ? my_rows : user_items;
+  const BackendCsr rows(backend, mode == AlsMode::implicit ? als_weights(to_solve, config) : to_solve);
   const Buffer<float> items(backend, model.items.data);
-  Buffer<float> users(backend, out.data);
+  Buffer<float> users(backend, to_solve.rows * f);
+  users.zero();
   const MatrixView<const float> y = items.matrix(model.items.rows, f);
   Buffer<float> gram;
   if (mode == AlsMode::implicit) {
@@ -341,9 +349,10 @@ Matrix fold_in(const Context& ctx, const Csr& user_items, const Embeddings& mode
     gram = Buffer<float>(backend, f * f);
     backend.gram(y, gram.data());
   }
-  backend.als_solve(rows.view(), y, gram.data(), config.regularization, mode, SolverKind::cholesky, config.cg_steps,
-                    users.matrix(user_items.rows, f));
-  out.data = users.to_host();
+  if (to_solve.rows > 0)
+    backend.als_solve(rows.view(), y, gram.data(), config.regularization, mode, SolverKind::cholesky, config.cg_steps,
+                      users.matrix(to_solve.rows, f));
+  out.data = allgather_rows(ctx.comm, users.to_host());
   return out;
 }
 

@@ -23,7 +23,10 @@
 #include "kernels/error.hpp"
 
 struct cohort_context {
-  cohort::Workers workers;  // worker 0 serves the calls that do not shard
+  cohort::Workers workers;
+  // The calls that do not shard run on worker 0's backend alone: with the group's
+  // communicator, their collectives would wait for workers that are not running.
+  std::unique_ptr<cohort::Communicator> alone = cohort::make_self_communicator();
   std::string backend_name;
   uint64_t seed = 42;
   int threads = 0;
@@ -33,16 +36,14 @@ struct cohort_context {
   std::string pending_evaluation;
 
   // Progress is dropped: the C API has no channel for it.
-  cohort::Context engine(int worker = 0) {
-    const auto w = static_cast<size_t>(worker);
-    return cohort::Context{*workers.backends[w], *workers.comms[w], seed, threads, {}};
-  }
+  cohort::Context engine() { return cohort::Context{*workers.backends[0], *alone, seed, threads, {}}; }
   // f(context) on every worker (SPMD); worker 0's result.
   template <class F>
   auto sharded(F f) -> decltype(f(engine())) {
     decltype(f(engine())) result{};
     workers.run([&](int worker) {
-      auto mine = f(engine(worker));
+      const auto w = static_cast<size_t>(worker);
+      auto mine = f(cohort::Context{*workers.backends[w], *workers.comms[w], seed, threads, {}});
       if (worker == 0) result = std::move(mine);
     });
     return result;

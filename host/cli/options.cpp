@@ -147,7 +147,10 @@ Context Runtime::make_context(int worker) {
   return ctx;
 }
 
-Context Runtime::context() { return make_context(0); }
+Context Runtime::context() {
+  Context ctx = make_context(0);
+  return Context{ctx.backend, *alone_, ctx.seed, options_.threads, ctx.progress};
+}
 
 void Runtime::run(const std::function<void(const Context& ctx, int worker)>& work) {
   const bool shared_process = workers().backends.size() > 1;

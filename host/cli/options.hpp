@@ -65,7 +65,9 @@ void add_run_options(CLI::App& cmd, RunOptions& options, bool sharded);
 class Runtime {
  public:
   explicit Runtime(const RunOptions& options);
-  // The first worker's backend and context, for the commands that do not shard.
+  // The first worker's backend and a context of it alone (a one-rank communicator: a
+  // collective would otherwise wait for workers that are not running), for the commands
+  // that do not shard.
   Context context();
   Backend& backend();
   // Runs work on every worker of this process with its own context (SPMD); only the root
@@ -89,6 +91,7 @@ class Runtime {
   std::future<StartedWorkers> pending_;
   std::optional<Workers> workers_;
   double backend_start_seconds_ = 0.0;
+  std::unique_ptr<Communicator> alone_ = make_self_communicator();
   ProgressPrinter printer_;
 };
 

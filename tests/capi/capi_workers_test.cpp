@@ -44,6 +44,8 @@ struct Outputs {
   std::vector<float> user_factors;
   std::vector<int32_t> groups;
   std::string metrics;
+  std::vector<float> folded;        // the calls that run on worker 0 alone: fold-in,
+  std::vector<int32_t> knn_items;   // item-kNN recommendations
 };
 
 Outputs run_with(int64_t workers, cohort_dataset* data) {
@@ -68,6 +70,22 @@ Outputs run_with(int64_t workers, cohort_dataset* data) {
   EXPECT_EQ(cohort_groups_discover(ctx, data, model, &gc, &groups), COHORT_OK) << cohort_last_error();
   out.groups.resize(static_cast<size_t>(kUsers));
   EXPECT_EQ(cohort_groups_assignment(groups, out.groups.data(), nullptr, out.groups.size()), COHORT_OK)
+      << cohort_last_error();
+  // Calls that do not shard (they run on worker 0 alone, and must not wait for the others).
+  const std::vector<int64_t> indptr = {0, 3, 5};
+  const std::vector<int32_t> new_items = {1, 2, 3, 50, 51};
+  out.folded.resize(2 * 8);
+  EXPECT_EQ(cohort_model_fold_in(ctx, model, 2, indptr.data(), new_items.data(), nullptr, out.folded.data(),
+                                 out.folded.size()),
+            COHORT_OK)
+      << cohort_last_error();
+  cohort_recommend_config rc = COHORT_RECOMMEND_CONFIG_INIT;
+  rc.kind = "item_knn";
+  const std::vector<int32_t> queries = {0, 1, 2};
+  out.knn_items.resize(queries.size() * 10);
+  EXPECT_EQ(cohort_recommend(ctx, data, nullptr, nullptr, &rc, 3, queries.data(), out.knn_items.data(), nullptr,
+                             out.knn_items.size()),
+            COHORT_OK)
       << cohort_last_error();
   size_t needed = 0;
   EXPECT_EQ(cohort_evaluate(ctx, data, &mc, &gc, nullptr, 0, &needed), COHORT_ERROR_BUFFER_TOO_SMALL);
@@ -104,6 +122,8 @@ TEST(CapiWorkers, ThreeWorkersGiveTheOneWorkerModelGroupsAndMetrics) {
   const Outputs three = run_with(3, data);
   EXPECT_EQ(three.user_factors, one.user_factors);
   EXPECT_EQ(three.groups, one.groups);
+  EXPECT_EQ(three.folded, one.folded);
+  EXPECT_EQ(three.knn_items, one.knn_items);
   ASSERT_FALSE(one.metrics.empty());
   EXPECT_EQ(nlohmann::json::parse(three.metrics)["config"]["workers"], 3);
   // Compared whole, reported as a JSON patch: the metrics run to thousands of lines.
