@@ -135,7 +135,8 @@ struct RowShard {
       : blocks(std::move(plan)),
         mine(blocks[static_cast<size_t>(ctx.comm.rank())]),
         // One rank solves every row: no copy of the block.
-        rows(ctx.comm.size() == 1 ? BackendCsr(ctx.backend, m) : BackendCsr(ctx.backend, row_range(m, mine.begin, mine.end))) {}
+        rows(ctx.comm.size() == 1 ? BackendCsr(ctx.backend, m)
+                                  : BackendCsr(ctx.backend, row_range(m, mine.begin, mine.end))) {}
 
   // Rows solved by this rank go to `block` (its rows x f); then every rank's block is gathered
   // into `whole`, so each rank holds all factors for the next half-step.
@@ -171,9 +172,9 @@ void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, 
     user_block = Buffer<float>(backend, user_shard.mine.rows() * f);
     item_block = Buffer<float>(backend, item_shard.mine.rows() * f);
   }
+  const bool implicit = mode == AlsMode::implicit;
   auto solve = [&](const RowShard& shard, MatrixView<const float> other, Buffer<float>& block, Buffer<float>& whole,
                    MatrixView<float> whole_view) {
-    const bool implicit = mode == AlsMode::implicit;
     // The explicit solve needs no Gram matrix: its normal equations hold only observed items.
     if (implicit) backend.gram(other, gram.data());
     const MatrixView<float> target = ranks > 1 ? block.matrix(shard.mine.rows(), f) : whole_view;
@@ -185,7 +186,6 @@ void train_als(const Context& ctx, const Csr& train, const EmbedConfig& config, 
                       config.solver, config.cg_steps, target);
     if (ranks > 1) shard.gather(ctx, block, whole, f);
   };
-  const bool implicit = mode == AlsMode::implicit;
   const char* phase = model_kind_name(config.model);
   std::pair<std::vector<double>, std::vector<double>> counts;  // explicit MF's loss: ratings per user, per item
 

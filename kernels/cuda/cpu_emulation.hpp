@@ -43,7 +43,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
+#define __shared__ static thread_local  // each host thread emulates its own device (one per worker)
 #define __align__(n) alignas(n)
 
 struct dim3 {
@@ -120,7 +120,8 @@ struct BlockState {
 #endif
 };
 
-inline BlockState* current_block = nullptr;
+// Per host thread: workers on threads of one process each drive their own emulated device.
+inline thread_local BlockState* current_block = nullptr;
 
 inline int lane_id() { return current_block->current % 32; }
 
@@ -168,10 +169,10 @@ inline unsigned char* dynamic_shared() { return current_block->dynamic_shared.da
 
 }  // namespace cohort::cuda_emulation
 
-inline dim3 gridDim;
-inline dim3 blockDim;
-inline dim3 blockIdx;
-inline dim3 threadIdx;
+inline thread_local dim3 gridDim;
+inline thread_local dim3 blockDim;
+inline thread_local dim3 blockIdx;
+inline thread_local dim3 threadIdx;
 
 inline void __syncthreads() { cohort::cuda_emulation::wait_at(cohort::cuda_emulation::Wait::block); }
 inline void __syncwarp(unsigned = 0xffffffffu) { cohort::cuda_emulation::wait_at(cohort::cuda_emulation::Wait::warp); }
@@ -336,7 +337,7 @@ constexpr std::size_t kFiberStackBytes = 256 * 1024;
 // Fiber stacks, kept from launch to launch and never cleared: allocating and zeroing 1024 x
 // 256 KB for every launch was most of the emulated tests' time.
 inline unsigned char* fiber_stack(std::size_t thread) {
-  static std::vector<std::unique_ptr<unsigned char[]>> pool;
+  static thread_local std::vector<std::unique_ptr<unsigned char[]>> pool;
   while (pool.size() <= thread) pool.emplace_back(new unsigned char[kFiberStackBytes]);
   return pool[thread].get();
 }
@@ -395,7 +396,7 @@ class ThreadOrder {
  public:
   enum class Kind { forward, reverse, shuffle };
   static ThreadOrder& get() {
-    static ThreadOrder order(std::getenv("COHORT_EMULATION_ORDER"));
+    static thread_local ThreadOrder order(std::getenv("COHORT_EMULATION_ORDER"));
     return order;
   }
   // Fills `order` with a permutation of 0..n-1.

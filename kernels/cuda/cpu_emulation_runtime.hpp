@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <numeric>
 #include <utility>
 #include <vector>
@@ -127,6 +128,7 @@ namespace cohort::cuda_emulation {
 // The emulated device's memory: its size (tests lower it to reach the out-of-memory path) and
 // what is allocated, by pointer.
 struct DeviceMemory {
+  std::mutex mutex;  // workers on threads allocate at once
   std::size_t capacity = std::size_t{16} << 30;
   std::size_t used = 0;
   std::vector<std::pair<void*, std::size_t>> blocks;
@@ -142,6 +144,7 @@ inline cudaError_t cudaMallocAsync(void** ptr, std::size_t bytes, cudaStream_t) 
   // integers): device memory comes uninitialised, and a launcher that reads what it never
   // wrote should fail here rather than pass on zeros.
   auto& memory = cohort::cuda_emulation::device_memory();
+  const std::lock_guard<std::mutex> lock(memory.mutex);
   const std::size_t rounded = (bytes + 255) / 256 * 256;
   *ptr = nullptr;
   if (rounded > memory.capacity - memory.used) return cudaErrorMemoryAllocation;
@@ -154,6 +157,7 @@ inline cudaError_t cudaMallocAsync(void** ptr, std::size_t bytes, cudaStream_t) 
 }
 inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
   auto& memory = cohort::cuda_emulation::device_memory();
+  const std::lock_guard<std::mutex> lock(memory.mutex);
   for (auto& block : memory.blocks) {
     if (block.first != ptr) continue;
     memory.used -= block.second;
@@ -165,7 +169,8 @@ inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) {
   return cudaSuccess;
 }
 inline cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
-  const auto& memory = cohort::cuda_emulation::device_memory();
+  auto& memory = cohort::cuda_emulation::device_memory();
+  const std::lock_guard<std::mutex> lock(memory.mutex);
   *free_bytes = memory.capacity - memory.used;
   *total_bytes = memory.capacity;
   return cudaSuccess;

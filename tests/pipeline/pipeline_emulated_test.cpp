@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/comm/thread_communicator.hpp"
 #include "engine/data/generate.hpp"
 #include "engine/evaluate/metrics.hpp"
 #include "engine/pipeline/pipeline.hpp"
@@ -37,9 +38,7 @@ const GeneratedData& data() {
   return generated;
 }
 
-PipelineResult run_on(Backend& backend, const std::string& backend_name, const std::string& model) {
-  auto comm = make_self_communicator();
-  Context ctx{backend, *comm, 11, 0, {}};
+PipelineConfig config_for(const std::string& backend_name, const std::string& model) {
   PipelineConfig config;
   config.embed.model = parse_model_kind(model);
   config.embed.factors = 24;  // not a multiple of 32
@@ -53,7 +52,13 @@ PipelineResult run_on(Backend& backend, const std::string& backend_name, const s
   config.sweep.restarts = 2;
   config.split.seed = 11;
   config.backend_name = backend_name;
-  return run_pipeline(ctx, data().interactions, data().catalog, data().truth, config);
+  return config;
+}
+
+PipelineResult run_on(Backend& backend, const std::string& backend_name, const std::string& model) {
+  auto comm = make_self_communicator();
+  Context ctx{backend, *comm, 11, 0, {}};
+  return run_pipeline(ctx, data().interactions, data().catalog, data().truth, config_for(backend_name, model));
 }
 
 // One pipeline per (backend, model), run on first use and kept for the other tests.
@@ -151,6 +156,33 @@ TEST(PipelineOnEmulatedCudaTf32, FindsTheFp32Groups) {
   EXPECT_GE(adjusted_rand_index(tf32.groups.assignment, fp32.groups.assignment), 0.99);
   EXPECT_NEAR(tf32.metrics.at("groups").at("silhouette").get<double>(),
               fp32.metrics.at("groups").at("silhouette").get<double>(), 1e-3);
+}
+
+// Two workers, each with its own emulated CUDA backend: the half-steps on row blocks
+// (rebased CSR, long-row chunks cut by the block's share), item-kNN on item blocks and the
+// collectives staging device buffers through host memory give the one-worker CUDA run's job.
+TEST(PipelineOnEmulatedCudaWorkers, TwoWorkersGiveTheOneWorkerGroupsAndQuality) {
+  const auto& one = pipeline("cuda", "als");
+  auto comms = make_thread_communicators(2);
+  std::vector<std::unique_ptr<Backend>> backends;
+  for (int r = 0; r < 2; ++r) backends.push_back(make_cuda_backend(0));
+  std::vector<PipelineResult> results(2);
+  run_ranks(comms, [&](int r) {
+    Context ctx{*backends[r], *comms[r], 11, 0, {}};
+    results[r] = run_pipeline(ctx, data().interactions, data().catalog, data().truth, config_for("cuda", "als"));
+  });
+  for (int r = 0; r < 2; ++r) {
+    const PipelineResult& two = results[r];
+    EXPECT_EQ(two.metrics.at("config").at("workers").get<int>(), 2);
+    EXPECT_EQ(two.metrics.at("groups").at("k").get<int>(), one.metrics.at("groups").at("k").get<int>());
+    ASSERT_EQ(two.groups.assignment.size(), one.groups.assignment.size());
+    EXPECT_GE(adjusted_rand_index(two.groups.assignment, one.groups.assignment), 0.99) << "rank " << r;
+    for (const std::string recommender : {"als", "item_knn", "group", "blend", "text"})
+      EXPECT_NEAR(ndcg(two, "warm", recommender), ndcg(one, "warm", recommender), 0.005) << recommender;
+  }
+  // Every worker holds the same model.
+  EXPECT_EQ(results[1].embeddings.users.data, results[0].embeddings.users.data);
+  EXPECT_EQ(results[1].groups.assignment, results[0].groups.assignment);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PipelineOnEmulatedCuda, ::testing::Values("als", "bpr"),
