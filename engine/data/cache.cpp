@@ -86,7 +86,7 @@ bool is_cache_file(const std::string& path) {
 }
 
 Interactions read_cache(const std::string& path) {
-  const binary::FramedFile file = binary::read_framed_file(path, kCacheMagic, kCacheVersion, kCacheKind);
+  const binary::FramedFile file = binary::read_framed_file(path, kCacheMagic, kCacheVersion, kCacheVersion, kCacheKind);
   binary::Reader r(file.payload(), path);
   Interactions out;
   Csr& m = out.user_items;

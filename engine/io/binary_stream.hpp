@@ -165,12 +165,13 @@ struct FramedFile {
   }
 };
 
-// Reads path and checks magic, version (must equal `version`), payload size and checksum.
+// Reads path and checks magic, version (oldest..newest: the versions the caller reads),
+// payload size and checksum.
 // `kind` names the format in messages ("model file", "cache"); the magic check calls it
 // "cohort <kind>". Error(io_error) when the file cannot be read; Error(bad_input) naming the
 // file and the fault otherwise.
-inline FramedFile read_framed_file(const std::string& path, const char (&magic)[8], uint32_t version,
-                                   const char* kind) {
+inline FramedFile read_framed_file(const std::string& path, const char (&magic)[8], uint32_t oldest,
+                                   uint32_t newest, const char* kind) {
   std::error_code ec;
   COHORT_CHECK_STATUS(!std::filesystem::is_directory(path, ec), Status::io_error, "{}: cannot open {}: {}", path, kind,
                       std::strerror(EISDIR));
@@ -195,8 +196,9 @@ inline FramedFile read_framed_file(const std::string& path, const char (&magic)[
   Reader head(std::string_view(b).substr(8, kFrameHeaderBytes - 8), path);
   file.version = head.pod<uint32_t>();
   const auto declared = head.pod<uint64_t>();
-  COHORT_CHECK_STATUS(file.version == version, Status::bad_input, "{}: {} version {} is not supported (expected {})",
-                      path, kind, file.version, version);
+  COHORT_CHECK_STATUS(file.version >= oldest && file.version <= newest, Status::bad_input,
+                      "{}: {} version {} is not supported (this cohort reads {} to {})", path, kind, file.version,
+                      oldest, newest);
   const uint64_t held = b.size() - kFrameHeaderBytes - kFrameTrailerBytes;
   COHORT_CHECK_STATUS(declared <= held, Status::bad_input,
                       "{}: truncated {}: header declares {} payload bytes, file holds {}", path, kind, declared, held);

@@ -7,7 +7,8 @@ namespace cohort {
 namespace {
 
 constexpr char kModelMagic[8] = {'C', 'O', 'H', 'O', 'R', 'T', 'M', 'D'};
-constexpr uint32_t kModelVersion = 1;
+constexpr uint32_t kModelVersion = 2;  // 2: item_text after the ids
+constexpr uint32_t kOldestModelVersion = 1;
 constexpr const char* kModelKind = "model file";
 
 // A size that must match another unless it is empty (fields a model may leave unset).
@@ -34,6 +35,8 @@ void check_consistent(const SavedModel& m, Status status, const std::string& whe
                       "{}: group scores have {} columns for {} items", where, m.group_scores.cols, items);
   COHORT_CHECK_STATUS(m.assignment.size() == m.confidence.size(), status, "{}: {} assignments but {} confidences",
                       where, m.assignment.size(), m.confidence.size());
+  COHORT_CHECK_STATUS(matches_or_empty(m.item_text.rows, items), status, "{}: {} item text vectors for {} items",
+                      where, m.item_text.rows, items);
   for (size_t u = 0; u < m.assignment.size(); ++u) {
     COHORT_CHECK_STATUS(m.assignment[u] >= -1 && m.assignment[u] < m.groups_k, status,
                         "{}: user {} is assigned to group {} of {}", where, u, m.assignment[u], m.groups_k);
@@ -107,11 +110,12 @@ void save_model(const std::string& path, const SavedModel& model) {
   w.matrix(model.group_scores);
   w.strings(model.user_ids);
   w.strings(model.item_ids);
+  w.matrix(model.item_text);
   binary::write_framed_file(path, kModelMagic, kModelVersion, w.bytes());
 }
 
 SavedModel load_model(const std::string& path) {
-  const binary::FramedFile file = binary::read_framed_file(path, kModelMagic, kModelVersion, kModelKind);
+  const binary::FramedFile file = binary::read_framed_file(path, kModelMagic, kOldestModelVersion, kModelVersion, kModelKind);
   binary::Reader r(file.payload(), path);
   SavedModel m;
   m.config = read_config(r);
@@ -127,6 +131,7 @@ SavedModel load_model(const std::string& path) {
   m.group_scores = r.matrix();
   m.user_ids = r.strings();
   m.item_ids = r.strings();
+  if (file.version >= 2) m.item_text = r.matrix();
   r.expect_end();
   check_consistent(m, Status::bad_input, path);
   return m;

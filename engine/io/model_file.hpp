@@ -22,9 +22,11 @@ struct SavedModel {
   Matrix group_scores;              // groups_k x items (group recommender)
   std::vector<std::string> user_ids;
   std::vector<std::string> item_ids;
+  Matrix item_text;                 // items x d unit rows (zero: no text), or empty (version 2 on)
 };
 
-// Written to a temporary name and renamed.
+// Written to a temporary name and renamed, as version 2; version 1 files (without item text)
+// still load.
 void save_model(const std::string& path, const SavedModel& model);
 SavedModel load_model(const std::string& path);
 

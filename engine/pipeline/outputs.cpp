@@ -36,6 +36,7 @@ SavedModel make_saved_model(const EmbedConfig& config, const Embeddings& embeddi
   model.group_scores = recommend_model.group_scores;
   model.user_ids = data.user_ids;
   model.item_ids = data.item_ids;
+  model.item_text = recommend_model.item_text;
   return model;
 }
 

@@ -84,6 +84,7 @@ void add_train_command(CLI::App& app) {
     no_groups.confidence.assign(static_cast<size_t>(loaded.data.users()), 0.0f);
     RecommendModel rec = build_recommend_model(loaded.data.user_items, no_groups.assignment, 0);
     make_directories(o->out);
+    rec.item_text = loaded.catalog.text_vectors;  // kept in the model for `recommend --kind text`
     save_model(o->out + "/model.cohort", make_saved_model(config, embeddings, no_groups, rec, loaded.data));
     write_npy(o->out + "/user_embeddings.npy", embeddings.users);
     write_npy(o->out + "/item_embeddings.npy", embeddings.items);
@@ -129,6 +130,7 @@ void add_groups_command(CLI::App& app) {
     write_groups_csv(o->out + "/groups.csv", groups, loaded.data.user_ids);
     const nlohmann::json profiles = groups_to_json(groups, loaded.data, loaded.catalog);
     write_file_atomically(o->out + "/groups.json", [&](std::ostream& out) { out << profiles.dump(2) << '\n'; });
+    rec.item_text = loaded.catalog.has_text() ? loaded.catalog.text_vectors : model.item_text;
     save_model(o->out + "/model.cohort", make_saved_model(model.config, model.embeddings, groups, rec, loaded.data));
     std::printf("k = %d (silhouette %.3f); wrote %s/{groups.csv, groups.json, model.cohort}\n", groups.k,
                 sweep.silhouette, o->out.c_str());
@@ -197,8 +199,11 @@ void add_recommend_command(CLI::App& app) {
     COHORT_CHECK(model.groups_k > 0 || (kind != RecommenderKind::group && kind != RecommenderKind::blend),
                  "--kind {} needs groups: run `cohort groups` (or `cohort pipeline`) to get a model with groups",
                  kind_name);
-    COHORT_CHECK_STATUS(kind != RecommenderKind::text || loaded.catalog.has_text(), Status::invalid_argument,
-                        "--kind text needs the items' text vectors: --item-text-vectors FILE");
+    // The items' text: from --item-text-vectors, else the one the model was saved with.
+    const Matrix& item_text = loaded.catalog.has_text() ? loaded.catalog.text_vectors : model.item_text;
+    COHORT_CHECK_STATUS(kind != RecommenderKind::text || item_text.rows > 0, Status::invalid_argument,
+                        "--kind text needs the items' text vectors: --item-text-vectors FILE (or a model saved from "
+                        "a run that had them)");
 
     RecommendModel rec;
     rec.items = data.items();
@@ -210,7 +215,7 @@ void add_recommend_command(CLI::App& app) {
     Queries q;
     q.seen = select_rows(data.user_items, rows);
     if (kind == RecommenderKind::text) {
-      rec.item_text = loaded.catalog.text_vectors;
+      rec.item_text = item_text;
       rec.text_sharpness = o->text_sharpness;
       q.text_profiles = text_profiles(q.seen, rec.item_text);
     }

@@ -35,7 +35,7 @@ expect_exit 0 "generate" "$cohort" generate --out gen --users 1500 --items 400 -
 for f in interactions.csv items.csv item_text_vectors.csv truth.csv; do [ -s gen/$f ] || fail "generate wrote $f"; done
 
 expect_exit 0 "pipeline on csv" "$cohort" pipeline --input gen/interactions.csv --header --items gen/items.csv \
-  --truth gen/truth.csv --factors 16 --iterations 6 --k-max 8 --restarts 2 --out run1 --backend cpu
+  --item-text-vectors gen/item_text_vectors.csv --truth gen/truth.csv --factors 16 --iterations 6 --k-max 8 --restarts 2 --out run1 --backend cpu
 for f in metrics.json groups.csv groups.json user_embeddings.npy item_embeddings.npy model.cohort; do
   [ -s run1/$f ] || fail "pipeline wrote $f"
 done
@@ -100,6 +100,14 @@ expect_exit 0 "recommend from text" "$cohort" recommend --model-file grp/model.c
 expect_exit 2 "text without vectors" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
   --header --kind text --users "$user" --quiet
 expect_stderr "needs the items' text vectors: --item-text-vectors" "text without vectors says what is missing"
+# A pipeline run with item text keeps it in model.cohort: recommend needs no vectors file then.
+expect_exit 0 "recommend from the model's text" "$cohort" recommend --model-file run1/model.cohort \
+  --input gen/interactions.csv --header --kind text --users "$user" -n 5 --quiet
+cp out.txt text_from_model.txt
+expect_exit 0 "recommend from the text file" "$cohort" recommend --model-file run1/model.cohort \
+  --input gen/interactions.csv --header --item-text-vectors gen/item_text_vectors.csv --kind text --users "$user" -n 5 --quiet
+cmp -s out.txt text_from_model.txt || fail "the model's item text recommends as the vectors file does"
+[ "$(grep -c "^$user," out.txt)" -eq 5 ] || fail "recommend --kind text from the model gives 5 items for $user"
 expect_exit 0 "evaluate with text" "$cohort" evaluate --input gen/interactions.csv --header --item-text-vectors \
   gen/item_text_vectors.csv --factors 8 --iterations 3 --k 4 --out run_text
 grep -q '"text"' run_text/metrics.json || fail "metrics.json has the text recommender"

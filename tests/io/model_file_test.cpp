@@ -49,6 +49,7 @@ SavedModel sample_model() {
   m.group_scores = filled(2, 5, 0.0f);
   m.user_ids = {"alice", "bob", "", "user with spaces, and commas"};
   m.item_ids = {"i1", "i2", "i3", "i4", "\xc3\xa9t\xc3\xa9"};
+  m.item_text = filled(5, 2, 0.125f);
   return m;
 }
 
@@ -122,6 +123,27 @@ TEST_F(ModelFileTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(b.group_scores.data, m.group_scores.data);
   EXPECT_EQ(b.user_ids, m.user_ids);
   EXPECT_EQ(b.item_ids, m.item_ids);
+  EXPECT_EQ(b.item_text.rows, 5);
+  EXPECT_EQ(b.item_text.cols, 2);
+  EXPECT_EQ(b.item_text.data, m.item_text.data);
+}
+
+// Version 1 files (before the item text) still load, without text.
+TEST_F(ModelFileTest, VersionOneFilesLoadWithoutItemText) {
+  SavedModel m = sample_model();
+  m.item_text = Matrix();
+  save_model(path_, m);
+  const std::string v2 = slurp();
+  binary::Writer empty;
+  empty.matrix(Matrix());
+  // The version 2 payload less its trailing (empty) item text is the version 1 payload.
+  const std::string payload = v2.substr(20, v2.size() - 28 - empty.bytes().size());
+  const char magic[8] = {'C', 'O', 'H', 'O', 'R', 'T', 'M', 'D'};
+  binary::write_framed_file(path_, magic, 1, payload);
+  const SavedModel b = load_model(path_);
+  EXPECT_EQ(b.item_ids, m.item_ids);
+  EXPECT_EQ(b.embeddings.items.data, m.embeddings.items.data);
+  EXPECT_EQ(b.item_text.rows, 0);
 }
 
 TEST_F(ModelFileTest, ModelWithoutGroupsRoundTrips) {
@@ -148,7 +170,7 @@ TEST_F(ModelFileTest, LayoutStartsWithMagicAndVersion) {
   uint64_t payload = 0;
   std::memcpy(&version, bytes.data() + 8, 4);
   std::memcpy(&payload, bytes.data() + 12, 8);
-  EXPECT_EQ(version, 1u);
+  EXPECT_EQ(version, 2u);
   EXPECT_EQ(payload + 8 + 4 + 8 + 8, bytes.size());
   // No temporary left next to it.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
@@ -177,10 +199,10 @@ TEST_F(ModelFileTest, CorruptionIsRejected) {
   spit(foreign);
   EXPECT_EQ(load_status(), Status::bad_input);
   std::string future = good;
-  future[8] = 2;  // version 2
+  future[8] = 3;  // version 3
   spit(future);
   EXPECT_EQ(load_status(), Status::bad_input);
-  EXPECT_NE(message_.find("version 2"), std::string::npos) << message_;
+  EXPECT_NE(message_.find("version 3"), std::string::npos) << message_;
   fs::remove(path_);
   EXPECT_EQ(load_status(), Status::io_error);
 }
@@ -204,7 +226,7 @@ TEST_F(ModelFileTest, InconsistentPayloadWithValidChecksumIsRejected) {
   ASSERT_NE(at, std::string::npos);
   const int32_t bad_group = 7;
   std::memcpy(payload.data() + at, &bad_group, 4);
-  binary::write_framed_file(path_, magic, 1, payload);
+  binary::write_framed_file(path_, magic, 2, payload);
   EXPECT_EQ(load_status(), Status::bad_input);
   EXPECT_NE(message_.find("group 7"), std::string::npos) << message_;
 
@@ -224,6 +246,9 @@ TEST_F(ModelFileTest, InconsistentModelIsNotSaved) {
   EXPECT_THROW(save_model(path_, m), Error);
   m = sample_model();
   m.popularity.push_back(0.0f);
+  EXPECT_THROW(save_model(path_, m), Error);
+  m = sample_model();
+  m.item_text = filled(4, 2, 0.0f);  // 4 text vectors for 5 items
   EXPECT_THROW(save_model(path_, m), Error);
   EXPECT_FALSE(fs::exists(path_));
 }
