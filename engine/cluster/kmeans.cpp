@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/agree.hpp"
 #include "engine/comm/shard_plan.hpp"
 #include "kernels/buffer.hpp"
 #include "kernels/error.hpp"
@@ -110,6 +111,7 @@ int repair_empty(const Context& ctx, MatrixView<const float> x, const Buffer<flo
 
 std::vector<KMeansSolution> batched_kmeans(const Context& ctx, const Matrix& x, const KMeansConfig& config) {
   validate(x, config);
+  check_ranks_agree(ctx, "batched_kmeans: the rows to cluster", fingerprint(x));
   Backend& backend = ctx.backend;
   const int64_t n = x.rows;
   const int64_t d = x.cols;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/agree.hpp"
 #include "engine/comm/gather.hpp"
 #include "engine/comm/shard_plan.hpp"
 #include "engine/data/rows.hpp"
@@ -303,6 +304,7 @@ Embeddings train_embeddings(const Context& ctx, const Csr& train, const EmbedCon
   COHORT_CHECK(train.rows <= INT32_MAX && train.cols <= INT32_MAX, "train_embeddings: {} x {} exceeds 32-bit indices",
                train.rows, train.cols);
 
+  check_ranks_agree(ctx, "train_embeddings: the training interactions", fingerprint(train));
   Embeddings out;
   out.model = config.model;
   // Users first, then items, from one stream: the same start on every backend.
@@ -325,6 +327,7 @@ Matrix fold_in(const Context& ctx, const Csr& user_items, const Embeddings& mode
                    static_cast<int64_t>(model.items.data.size()) == model.items.rows * f,
                "fold_in: user_items has {} items, the model's item factors are {} x {}", user_items.cols,
                model.items.rows, f);
+  check_ranks_agree(ctx, "fold_in: the users' interactions", fingerprint(user_items));
   Matrix out(user_items.rows, static_cast<int>(f));
   if (user_items.rows == 0) return out;
 

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/comm/agree.hpp"
 #include "engine/comm/gather.hpp"
 #include "engine/comm/shard_plan.hpp"
 #include "engine/evaluate/metrics.hpp"
@@ -157,6 +158,7 @@ PipelineResult run_pipeline(const Context& ctx, const Interactions& data, const 
   nlohmann::json timings;
   StepClock steps;
   check_values_for_model(data, config.embed);
+  check_ranks_agree(ctx, "the interactions", fingerprint(data.user_items));
 
   // Train on the warm users' training interactions.
   auto phase = Clock::now();

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/cluster/kmeans.hpp"
@@ -14,6 +15,7 @@
 #include "engine/embed/embed.hpp"
 #include "engine/pipeline/pipeline.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/error.hpp"
 
 namespace cohort {
 namespace {
@@ -139,6 +141,28 @@ TEST(ShardedPipeline, TwoRanksGiveTheOneRankGroupsAndMetrics) {
     EXPECT_EQ(two[r].metrics.at("groups").at("k"), one[0].metrics.at("groups").at("k"));
     EXPECT_EQ(two[r].metrics.at("groups").at("ari"), one[0].metrics.at("groups").at("ari"));
     EXPECT_EQ(two[r].metrics.at("recommendation"), one[0].metrics.at("recommendation")) << "rank " << r;
+  }
+}
+
+// Each MPI process reads its own copy of the input: a copy that differs is an error on every
+// rank, naming what differs, rather than a hang in a collective or mixed-up results.
+TEST(ShardedInputs, RanksWithDifferentDataStopWithAnError) {
+  const Csr& train = data().interactions.user_items;
+  Csr changed = train;
+  changed.values[7] += 1.0f;
+  auto comms = make_thread_communicators(3);
+  std::vector<std::unique_ptr<Backend>> backends;
+  for (int r = 0; r < 3; ++r) backends.push_back(make_cpu_backend(1));
+  try {
+    run_ranks(comms, [&](int r) {
+      Context ctx{*backends[r], *comms[r], 11, 1, {}};
+      train_embeddings(ctx, r == 2 ? changed : train, config_for(ModelKind::als, SolverKind::cholesky));
+    });
+    FAIL() << "the ranks trained on different data";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::bad_input);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("differ between the workers: rank(s) 2"), std::string::npos) << what;
   }
 }
 
