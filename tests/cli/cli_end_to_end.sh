@@ -84,6 +84,12 @@ grep -q "ratings: RMSE" out.txt || fail "explicit MF prints its rating errors"
 
 expect_exit 0 "train" "$cohort" train --input gen/interactions.csv --header --factors 8 --iterations 3 --out model --quiet
 expect_exit 0 "groups" "$cohort" groups --model-file model/model.cohort --input gen/interactions.csv --header --k 4 --out grp --quiet
+expect_exit 0 "train with 2 workers" "$cohort" train --input gen/interactions.csv --header --factors 8 --iterations 3 \
+  --out model_workers --workers 2 --quiet
+cmp -s model/user_embeddings.npy model_workers/user_embeddings.npy || fail "2 workers train the one-worker embeddings"
+expect_exit 0 "groups with 2 workers" "$cohort" groups --model-file model/model.cohort --input gen/interactions.csv \
+  --header --k 4 --out grp_workers --workers 2 --quiet
+cmp -s grp/groups.csv grp_workers/groups.csv || fail "2 workers find the one-worker groups"
 [ "$(wc -l < grp/groups.csv)" -eq 1501 ] || fail "groups wrote a line per user"
 user=$(sed -n 2p gen/interactions.csv | cut -d, -f1)
 expect_exit 0 "recommend" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv --header \
