@@ -56,6 +56,14 @@ struct Group {
     if (generation == mine) throw GroupAborted();
   }
 
+  // A new run starts clean: a failed one leaves the group aborted with its error.
+  void reset() {
+    std::lock_guard<std::mutex> lock(mutex);
+    arrived = 0;
+    aborted = false;
+    first_error = nullptr;
+  }
+
   void fail(std::exception_ptr error) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!first_error) first_error = std::move(error);
@@ -185,6 +193,7 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& comms, const st
   Group& group = first->group();
   COHORT_CHECK(static_cast<int>(comms.size()) == group.ranks, "run_ranks: {} communicators for a group of {}",
                comms.size(), group.ranks);
+  group.reset();
   auto run = [&](int rank) {
     try {
       work(rank);

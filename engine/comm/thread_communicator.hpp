@@ -19,7 +19,7 @@ std::vector<std::unique_ptr<Communicator>> make_thread_communicators(int ranks);
 // Runs work(rank) for every communicator of one group, rank 0 on the calling thread and the
 // others on threads of their own, and waits for all. When one rank throws, the collectives the
 // others are in (or enter later) throw too, so no rank waits forever; the first rank's own
-// error is rethrown here.
+// error is rethrown here, and the group can run again.
 void run_ranks(const std::vector<std::unique_ptr<Communicator>>& comms, const std::function<void(int rank)>& work);
 
 }  // namespace cohort

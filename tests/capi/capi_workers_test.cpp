@@ -136,6 +136,32 @@ TEST(CapiWorkers, ThreeWorkersGiveTheOneWorkerModelGroupsAndMetrics) {
   cohort_dataset_free(data);
 }
 
+// A worker's error is the call's; the context's workers then serve the next call.
+TEST(CapiWorkers, AContextRunsAgainAfterAFailedCall) {
+  cohort_dataset* data = make_dataset();
+  ASSERT_NE(data, nullptr);
+  cohort_context_config cc = COHORT_CONTEXT_CONFIG_INIT;
+  cc.backend = "cpu";
+  cc.workers = 2;
+  cohort_context* ctx = nullptr;
+  ASSERT_OK(cohort_context_create(&cc, &ctx));
+  cohort_model_config mc = COHORT_MODEL_CONFIG_INIT;
+  mc.factors = 4;
+  mc.iterations = 2;
+  // More groups than users to group: found inside the sharded pipeline, after its training.
+  cohort_groups_config gc = COHORT_GROUPS_CONFIG_INIT;
+  gc.k = 290;
+  size_t needed = 0;
+  EXPECT_EQ(cohort_evaluate(ctx, data, &mc, &gc, nullptr, 0, &needed), COHORT_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(cohort_last_error()).find("k = 290"), std::string::npos) << cohort_last_error();
+  gc.k = 3;
+  EXPECT_EQ(cohort_evaluate(ctx, data, &mc, &gc, nullptr, 0, &needed), COHORT_ERROR_BUFFER_TOO_SMALL)
+      << cohort_last_error();
+  EXPECT_GT(needed, 100u);
+  cohort_context_free(ctx);
+  cohort_dataset_free(data);
+}
+
 TEST(CapiWorkers, BadCountsAndOlderHeaders) {
   cohort_context_config cc = COHORT_CONTEXT_CONFIG_INIT;
   cc.backend = "cpu";

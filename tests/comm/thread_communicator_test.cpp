@@ -108,6 +108,14 @@ TEST_F(ThreadCommunicatorTest, AFailingRankStopsTheOthersAndItsErrorIsReported) 
     EXPECT_NE(std::string(e.what()).find("rank 1 read a bad line"), std::string::npos) << e.what();
   }
   EXPECT_EQ(stopped.load(), 2);
+  // The group runs again after a failure (a C API context keeps its workers between calls).
+  std::vector<double> sums(kRanks);
+  run_ranks(comms_, [&](int r) {
+    Buffer<double> x(*backends_[r], std::vector<double>{1.0});
+    comms_[r]->allreduce_sum(*backends_[r], x.data(), 1);
+    sums[r] = x.to_host()[0];
+  });
+  EXPECT_EQ(sums, std::vector<double>(kRanks, 3.0));
 }
 
 TEST_F(ThreadCommunicatorTest, RanksCallingDifferentCollectivesIsAnErrorNotAHang) {
