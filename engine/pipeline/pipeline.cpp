@@ -11,8 +11,6 @@
 #include <fmt/format.h>
 
 #include "engine/comm/agree.hpp"
-#include "engine/comm/gather.hpp"
-#include "engine/comm/shard_plan.hpp"
 #include "engine/evaluate/metrics.hpp"
 #include "engine/io/files.hpp"
 #include "engine/pipeline/outputs.hpp"
@@ -75,29 +73,8 @@ struct QueryEvaluation {
   std::vector<std::pair<std::string, TopK>> recs;
 };
 
-// Rows [block.begin, block.end) of every part of the queries.
-Queries query_rows(const Queries& q, const RowBlock& block) {
-  Queries out;
-  out.seen = row_range(q.seen, block.begin, block.end);
-  out.factors = row_range(q.factors, block.begin, block.end);
-  out.group.assign(q.group.begin() + block.begin, q.group.begin() + block.end);
-  if (q.text_profiles.rows > 0) out.text_profiles = row_range(q.text_profiles, block.begin, block.end);
-  return out;
-}
-
-// Each rank's block of top-k lists and per-user metrics, joined in rank order on every rank.
-void gather_rows(Communicator& comm, TopK& recs, UserMetrics& per_user) {
-  recs.items = allgather_rows(comm, recs.items);
-  recs.scores = allgather_rows(comm, recs.scores);
-  recs.rows = recs.k > 0 ? static_cast<int64_t>(recs.items.size()) / recs.k : 0;
-  per_user.values = allgather_rows(comm, per_user.values);
-  const std::vector<char> has_test(per_user.has_test.begin(), per_user.has_test.end());
-  const std::vector<char> all = allgather_rows(comm, has_test);
-  per_user.has_test.assign(all.begin(), all.end());
-}
-
-// SPMD: each rank recommends to and scores its block of the queries; the blocks are gathered,
-// so every rank summarises all of them, as one rank does.
+// recommend_many shards the queries over the ranks and gathers the lists; each rank scores
+// all of them (cheap beside recommending), as one rank does.
 QueryEvaluation evaluate_queries(const Context& ctx, const RecommendModel& model, const Queries& queries,
                                  const Csr& test, const std::vector<NamedRecommender>& recommenders) {
   QueryEvaluation out;
@@ -108,32 +85,21 @@ QueryEvaluation evaluate_queries(const Context& ctx, const RecommendModel& model
     kinds.push_back(r.kind);
     names += (names.empty() ? "'" : ", '") + r.name + "'";
   }
-  const bool sharded = ctx.comm.size() > 1;
-  const RowBlock mine = even_row_blocks(queries.seen.rows, ctx.comm.size())[static_cast<size_t>(ctx.comm.rank())];
-  Queries block_queries;
-  Csr block_test;
-  if (sharded) {
-    block_queries = query_rows(queries, mine);
-    block_test = row_range(test, mine.begin, mine.end);
-  }
-  const Queries& my_queries = sharded ? block_queries : queries;
-  const Csr& my_test = sharded ? block_test : test;
   std::vector<TopK> all;
   try {
-    all = recommend_many(ctx, kinds, model, my_queries, k);  // the als and blend products once
+    all = recommend_many(ctx, kinds, model, queries, k);  // the als and blend products once
   } catch (const Error& e) {
-    throw Error(e.status(), fmt::format("{} (recommenders {}, {} users)", e.what(), names, my_queries.seen.rows));
+    throw Error(e.status(), fmt::format("{} (recommenders {}, {} users)", e.what(), names, queries.seen.rows));
   }
   for (size_t i = 0; i < recommenders.size(); ++i) {
     const auto& r = recommenders[i];
     TopK& recs = all[i];
     UserMetrics per_user;
     try {
-      per_user = score_users(recs, my_test);
+      per_user = score_users(recs, test);
     } catch (const Error& e) {
-      throw Error(e.status(), fmt::format("{} (recommender '{}', {} users)", e.what(), r.name, my_test.rows));
+      throw Error(e.status(), fmt::format("{} (recommender '{}', {} users)", e.what(), r.name, queries.seen.rows));
     }
-    if (sharded) gather_rows(ctx.comm, recs, per_user);
     out.metrics[r.name] = to_json(summarize(per_user, recs, model.items));
     out.per_user.emplace_back(r.name, std::move(per_user));
     out.recs.emplace_back(r.name, std::move(recs));

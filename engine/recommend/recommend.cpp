@@ -6,6 +6,7 @@
 
 #include "engine/comm/gather.hpp"
 #include "engine/comm/shard_plan.hpp"
+#include "engine/data/rows.hpp"
 #include "kernels/buffer.hpp"
 #include "kernels/error.hpp"
 
@@ -225,9 +226,21 @@ void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, Recommen
                       neighbours);
 }
 
-std::vector<TopK> recommend_many(const Context& ctx, const std::vector<RecommenderKind>& kinds,
-                                 const RecommendModel& model, const Queries& queries, int k) {
-  for (RecommenderKind kind : kinds) check_queries(kind, model, queries, k);
+namespace {
+
+// Rows [block.begin, block.end) of every part of the queries.
+Queries query_rows(const Queries& q, const RowBlock& block) {
+  Queries out;
+  out.seen = row_range(q.seen, block.begin, block.end);
+  if (q.factors.rows > 0) out.factors = row_range(q.factors, block.begin, block.end);
+  if (!q.group.empty()) out.group.assign(q.group.begin() + block.begin, q.group.begin() + block.end);
+  if (q.text_profiles.rows > 0) out.text_profiles = row_range(q.text_profiles, block.begin, block.end);
+  return out;
+}
+
+// recommend_many on this backend alone, for every query.
+std::vector<TopK> recommend_queries(const Context& ctx, const std::vector<RecommenderKind>& kinds,
+                                    const RecommendModel& model, const Queries& queries, int k) {
   Backend& backend = ctx.backend;
   const int64_t q = queries.seen.rows;
   const int64_t items = model.items;
@@ -376,6 +389,23 @@ std::vector<TopK> recommend_many(const Context& ctx, const std::vector<Recommend
       std::copy(host_index.begin(), host_index.end(), out[r].items.begin() + begin * k);
       std::copy(host_score.begin(), host_score.end(), out[r].scores.begin() + begin * k);
     }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TopK> recommend_many(const Context& ctx, const std::vector<RecommenderKind>& kinds,
+                                 const RecommendModel& model, const Queries& queries, int k) {
+  for (RecommenderKind kind : kinds) check_queries(kind, model, queries, k);
+  if (ctx.comm.size() == 1) return recommend_queries(ctx, kinds, model, queries, k);
+  // SPMD: each rank recommends to its block of the queries; the blocks' lists are gathered.
+  const RowBlock mine = even_row_blocks(queries.seen.rows, ctx.comm.size())[static_cast<size_t>(ctx.comm.rank())];
+  std::vector<TopK> out = recommend_queries(ctx, kinds, model, query_rows(queries, mine), k);
+  for (TopK& t : out) {
+    t.items = allgather_rows(ctx.comm, t.items);
+    t.scores = allgather_rows(ctx.comm, t.scores);
+    t.rows = queries.seen.rows;
   }
   return out;
 }

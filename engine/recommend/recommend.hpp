@@ -60,7 +60,8 @@ void fit_item_knn(const Context& ctx, const Csr& train, int neighbours, Recommen
 TopK recommend(const Context& ctx, RecommenderKind kind, const RecommendModel& model, const Queries& queries, int k);
 // Several recommenders for the same queries, in the order of `kinds`; each result is what
 // recommend() gives for it. The blocks of users are read once, and the embedding and blend
-// recommenders share their user . item products, computed once a block.
+// recommenders share their user . item products, computed once a block. SPMD: with several
+// ranks each recommends to its block of the queries and every rank returns all the lists.
 std::vector<TopK> recommend_many(const Context& ctx, const std::vector<RecommenderKind>& kinds,
                                  const RecommendModel& model, const Queries& queries, int k);
 

@@ -80,7 +80,8 @@ cohort_status cohort_groups_assign(cohort_context* context, const cohort_groups*
     COHORT_CHECK(out_group || out_confidence, "out_group and out_confidence are both NULL");
     check_capacity(capacity, n_new, out_group ? "out_group" : "out_confidence");
 
-    const Matrix factors = fold_in(ctx.engine(), rows, m.embeddings, m.config);
+    const Matrix factors =
+        ctx.sharded([&](const Context& engine) { return fold_in(engine, rows, m.embeddings, m.config); });
     std::vector<int32_t> group;
     std::vector<float> confidence;
     assign_to_groups(g.groups.centroids, normalized_rows(factors), group, confidence);

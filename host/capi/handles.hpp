@@ -9,6 +9,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cohort/cohort.h"
@@ -24,9 +25,6 @@
 
 struct cohort_context {
   cohort::Workers workers;
-  // The calls that do not shard run on worker 0's backend alone: with the group's
-  // communicator, their collectives would wait for workers that are not running.
-  std::unique_ptr<cohort::Communicator> alone = cohort::make_self_communicator();
   std::string backend_name;
   uint64_t seed = 42;
   int threads = 0;
@@ -35,12 +33,11 @@ struct cohort_context {
   std::string pending_evaluation_key;
   std::string pending_evaluation;
 
-  // Progress is dropped: the C API has no channel for it.
-  cohort::Context engine() { return cohort::Context{*workers.backends[0], *alone, seed, threads, {}}; }
-  // f(context) on every worker (SPMD); worker 0's result.
+  // f(context) on every worker (SPMD): the engine shards what it can, and every worker runs
+  // the rest whole; worker 0's result. Progress is dropped: the C API has no channel for it.
   template <class F>
-  auto sharded(F f) -> decltype(f(engine())) {
-    decltype(f(engine())) result{};
+  std::invoke_result_t<F, const cohort::Context&> sharded(F f) {
+    std::invoke_result_t<F, const cohort::Context&> result{};
     workers.run([&](int worker) {
       const auto w = static_cast<size_t>(worker);
       auto mine = f(cohort::Context{*workers.backends[w], *workers.comms[w], seed, threads, {}});

@@ -96,7 +96,8 @@ cohort_status cohort_model_fold_in(cohort_context* context, const cohort_model* 
     const Csr rows = rows_from_c(n_new, indptr, items, values, m.items());
     require(out_factors, "out_factors");
     check_capacity(capacity, n_new * m.factors(), "out_factors");
-    const Matrix factors = fold_in(ctx.engine(), rows, m.embeddings, m.config);
+    const Matrix factors =
+        ctx.sharded([&](const Context& engine) { return fold_in(engine, rows, m.embeddings, m.config); });
     COHORT_CHECK_STATUS(factors.rows == n_new && factors.cols == m.factors(), Status::internal,
                         "fold_in returned {} x {}, expected {} x {}", factors.rows, factors.cols, n_new, m.factors());
     copy_matrix(factors, out_factors, capacity, "out_factors");

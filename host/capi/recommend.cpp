@@ -52,7 +52,6 @@ cohort_status cohort_recommend(cohort_context* context, const cohort_dataset* da
       COHORT_CHECK(rows[static_cast<std::size_t>(q)] >= 0 && rows[static_cast<std::size_t>(q)] < data.users(),
                    "users[{}] is {}, outside 0..{}", q, rows[static_cast<std::size_t>(q)], data.users() - 1);
 
-    const Context engine = ctx.engine();
     RecommendModel rec;
     if (groups != nullptr) {
       rec = build_recommend_model(data.user_items, groups->groups.assignment, groups->groups.k);
@@ -61,7 +60,6 @@ cohort_status cohort_recommend(cohort_context* context, const cohort_dataset* da
     }
     rec.blend_pivot = c.blend_pivot;
     if (model != nullptr) rec.item_factors = model->embeddings.items;
-    if (kind == RecommenderKind::item_knn) fit_item_knn(engine, data.user_items, c.knn_neighbours, rec);
     if (kind == RecommenderKind::text) {
       rec.item_text = d.catalog.text_vectors;
       rec.text_sharpness = c.text_sharpness;
@@ -76,7 +74,12 @@ cohort_status cohort_recommend(cohort_context* context, const cohort_dataset* da
         queries.group[q] = groups->groups.assignment[static_cast<std::size_t>(rows[q])];
     if (kind == RecommenderKind::text) queries.text_profiles = text_profiles(queries.seen, rec.item_text);
 
-    const TopK top = recommend(engine, kind, rec, queries, c.k);
+    // Sharded over the context's workers: item-kNN's items, then the queries.
+    const TopK top = ctx.sharded([&](const Context& engine) {
+      RecommendModel mine = rec;
+      if (kind == RecommenderKind::item_knn) fit_item_knn(engine, data.user_items, c.knn_neighbours, mine);
+      return recommend(engine, kind, mine, queries, c.k);
+    });
     COHORT_CHECK_STATUS(top.rows == n_queries && top.k == c.k, Status::internal,
                         "recommend returned {} x {}, expected {} x {}", top.rows, top.k, n_queries, c.k);
     std::copy(top.items.begin(), top.items.end(), out_items);

@@ -65,7 +65,7 @@ void add_train_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("train", "train embeddings on every interaction; writes model.cohort and the embeddings");
   add_input_options(*cmd, o->input, true);
-  add_run_options(*cmd, o->run, true);
+  add_run_options(*cmd, o->run);
   add_model_options(*cmd, o->model);
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->callback([o] {
@@ -105,7 +105,7 @@ void add_groups_command(CLI::App& app) {
                                            "and the model with its groups");
   cmd->add_option("--model-file", o->model_path, "model.cohort from `cohort train`")->required();
   add_input_options(*cmd, o->input, true);
-  add_run_options(*cmd, o->run, true);
+  add_run_options(*cmd, o->run);
   add_group_options(*cmd, o->groups);
   cmd->add_option("--out", o->out, "output directory")->capture_default_str();
   cmd->callback([o] {
@@ -157,7 +157,7 @@ void add_recommend_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("recommend", "top-N items for given users as CSV: user_id,rank,item_id,score[,title]");
   cmd->add_option("--model-file", o->model_path, "model.cohort from `cohort train`, `groups` or `pipeline`")->required();
   add_input_options(*cmd, o->input, true);
-  add_run_options(*cmd, o->run, false);
+  add_run_options(*cmd, o->run);
   cmd->add_option("--users", o->users, "comma-separated user ids");
   cmd->add_option("--users-file", o->users_file, "file with one user id per line");
   cmd->add_flag("--all-users", o->all_users, "every user of the model");
@@ -210,8 +210,6 @@ void add_recommend_command(CLI::App& app) {
     rec.popularity = model.popularity;
     rec.group_scores = model.group_scores;
     rec.item_factors = model.embeddings.items;
-    Context ctx = runtime.context();
-    if (kind == RecommenderKind::item_knn) fit_item_knn(ctx, data.user_items, o->neighbours, rec);
     Queries q;
     q.seen = select_rows(data.user_items, rows);
     if (kind == RecommenderKind::text) {
@@ -221,7 +219,15 @@ void add_recommend_command(CLI::App& app) {
     }
     q.factors = select_rows(model.embeddings.users, rows);
     for (int32_t u : rows) q.group.push_back(model.assignment[static_cast<size_t>(u)]);
-    TopK top = recommend(ctx, kind, rec, q, o->n);
+    // Sharded over --workers: item-kNN's items, then the users.
+    TopK top;
+    runtime.run([&](const Context& ctx, int worker) {
+      RecommendModel mine = rec;
+      if (kind == RecommenderKind::item_knn) fit_item_knn(ctx, data.user_items, o->neighbours, mine);
+      TopK lists = recommend(ctx, kind, mine, q, o->n);
+      if (worker == 0) top = std::move(lists);
+    });
+    if (!runtime.root()) return;
 
     auto write = [&](std::ostream& out) {
       out << "user_id,rank,item_id,score" << (loaded.catalog.empty() ? "" : ",title") << '\n';

@@ -27,7 +27,7 @@ struct PipelineOptions {
 
 void add_pipeline_options(CLI::App& cmd, PipelineOptions& o) {
   add_input_options(cmd, o.input, false);
-  add_run_options(cmd, o.run, true);
+  add_run_options(cmd, o.run);
   add_model_options(cmd, o.model);
   add_group_options(cmd, o.groups);
   cmd.add_option("--neighbours", o.neighbours, "item-kNN neighbours per item")->check(CLI::Range(1, 10000))->capture_default_str();

@@ -81,16 +81,15 @@ LoadedData load_input(const InputOptions& o, const ProgressPrinter& printer) {
   return loaded;
 }
 
-void add_run_options(CLI::App& cmd, RunOptions& o, bool sharded) {
+void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--backend", o.backend, "auto | cpu | cuda | cuda:N (auto takes a GPU when one is visible)")
       ->capture_default_str();
   cmd.add_option("--threads", o.threads, "CPU threads (0 = all)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  if (sharded)
-    cmd.add_option("--workers", o.workers,
-                   "workers sharding the run, one per GPU (--backend cuda or auto), or CPU workers sharing the "
-                   "threads; across machines run one process per worker with mpiexec instead")
-        ->check(CLI::Range(1, 1024))
-        ->capture_default_str();
+  cmd.add_option("--workers", o.workers,
+                 "workers sharding the run, one per GPU (--backend cuda or auto), or CPU workers sharing the "
+                 "threads; across machines run one process per worker with mpiexec instead")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   cmd.add_option("--seed", o.seed, "seed of every random choice")->capture_default_str();
   cmd.add_flag("--quiet", o.quiet, "no progress on stderr");
   cmd.add_flag("--tf32", o.tf32,
@@ -145,11 +144,6 @@ Context Runtime::make_context(int worker) {
               workers_here > 1 ? std::max(1, threads / workers_here) : options_.threads, {}};
   if (worker == 0) ctx.progress = [this](const ProgressEvent& e) { printer_(e); };
   return ctx;
-}
-
-Context Runtime::context() {
-  Context ctx = make_context(0);
-  return Context{ctx.backend, *alone_, ctx.seed, options_.threads, ctx.progress};
 }
 
 void Runtime::run(const std::function<void(const Context& ctx, int worker)>& work) {

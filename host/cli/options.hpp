@@ -55,8 +55,7 @@ struct RunOptions {
   bool quiet = false;
   bool tf32 = false;
 };
-// sharded: whether the command runs SPMD, so takes --workers.
-void add_run_options(CLI::App& cmd, RunOptions& options, bool sharded);
+void add_run_options(CLI::App& cmd, RunOptions& options);
 
 // The workers (backends and communicators) and progress printer of one command. The
 // backends are made on a thread of their own from construction on, so that a GPU's context
@@ -65,10 +64,7 @@ void add_run_options(CLI::App& cmd, RunOptions& options, bool sharded);
 class Runtime {
  public:
   explicit Runtime(const RunOptions& options);
-  // The first worker's backend and a context of it alone (a one-rank communicator: a
-  // collective would otherwise wait for workers that are not running), for the commands
-  // that do not shard.
-  Context context();
+  // The first worker's backend.
   Backend& backend();
   // Runs work on every worker of this process with its own context (SPMD); only the root
   // process's first worker reports progress. Rethrows the first worker's error.
@@ -91,7 +87,6 @@ class Runtime {
   std::future<StartedWorkers> pending_;
   std::optional<Workers> workers_;
   double backend_start_seconds_ = 0.0;
-  std::unique_ptr<Communicator> alone_ = make_self_communicator();
   ProgressPrinter printer_;
 };
 

@@ -79,10 +79,11 @@ typedef struct cohort_context_config {
   int threads;         /* CPU threads; 0 = OpenMP's default */
   uint64_t seed;       /* seeds training, clustering and the evaluation split */
   int tf32;            /* CUDA: k-means distances on TF32 tensor cores (labels stay FP32's) */
-  int64_t workers;     /* workers sharding training, grouping and evaluation, one per GPU ("auto"/"cuda")
-                          or sharing the CPU threads; 0 or 1 = one. Under mpiexec each process is one
-                          worker of the MPI run instead (README, "Several GPUs and machines").
-                          64-bit so that the struct outgrows the version without it (struct_size). */
+  int64_t workers;     /* workers sharding every call (training, grouping, fold-in, recommending,
+                          evaluation), one per GPU ("auto"/"cuda") or sharing the CPU threads;
+                          0 or 1 = one. Under mpiexec each process is one worker of the MPI run
+                          instead (README, "Several GPUs and machines"). 64-bit so that the
+                          struct outgrows the version without it (struct_size). */
 } cohort_context_config;
 
 #define COHORT_CONTEXT_CONFIG_INIT {sizeof(cohort_context_config), "auto", 0, 42u, 0, 1}

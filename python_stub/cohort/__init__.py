@@ -226,7 +226,7 @@ def backends_available():
 class Context(_Handle):
     """Where work runs: backend "auto" | "cpu" | "cuda" | "cuda:N", CPU threads (0 = default), seed.
     tf32: on a GPU, k-means distances on TF32 tensor cores (the labels stay FP32's).
-    workers: workers sharding training, grouping and evaluation (one per GPU, or sharing the CPU threads)."""
+    workers: workers sharding every call (one per GPU, or sharing the CPU threads)."""
 
     _free = _context_free
 

@@ -95,6 +95,13 @@ user=$(sed -n 2p gen/interactions.csv | cut -d, -f1)
 expect_exit 0 "recommend" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv --header \
   --users "$user" -n 5 --quiet
 [ "$(grep -c "^$user," out.txt)" -eq 5 ] || fail "recommend gives 5 items for $user"
+for kind in item_knn blend; do
+  expect_exit 0 "recommend $kind" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
+    --header --all-users --kind $kind -n 5 --out rec_one.csv --quiet
+  expect_exit 0 "recommend $kind with 3 workers" "$cohort" recommend --model-file grp/model.cohort \
+    --input gen/interactions.csv --header --all-users --kind $kind -n 5 --workers 3 --out rec_workers.csv --quiet
+  cmp -s rec_one.csv rec_workers.csv || fail "3 workers recommend ($kind) as one does"
+done
 expect_exit 2 "recommend for an unknown user" "$cohort" recommend --model-file grp/model.cohort --input gen/interactions.csv \
   --header --users nobody --quiet
 expect_stderr "nobody" "unknown user named"
