@@ -51,7 +51,6 @@ Workers make_workers(const std::string& kind, int workers, const BackendOptions&
     out.backends.push_back(make_backend(
         named_gpu ? kind : worker_backend_kind(kind, place.local_rank % slots, slots, gpus), options));
     out.comms.push_back(make_mpi_communicator());
-    out.root = out.comms[0]->rank() == 0;
     return out;
   }
   const int gpus = kind == "cpu" || workers == 1 ? 0 : cuda_device_count();

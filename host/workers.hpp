@@ -23,9 +23,6 @@ std::string worker_backend_kind(const std::string& kind, int worker, int workers
 struct Workers {
   std::vector<std::unique_ptr<Backend>> backends;      // this process's workers
   std::vector<std::unique_ptr<Communicator>> comms;   // comms[w] is backends[w]'s
-  // Whether this process is the run's first (MPI rank 0, or the only process): it prints and
-  // writes the outputs.
-  bool root = true;
 
   // Runs work(w) for every worker of this process, SPMD; rethrows the first worker's error.
   void run(const std::function<void(int worker)>& work) const;
