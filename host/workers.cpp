@@ -51,6 +51,7 @@ Workers make_workers(const std::string& kind, int workers, const BackendOptions&
     out.backends.push_back(make_backend(
         named_gpu ? kind : worker_backend_kind(kind, place.local_rank % slots, slots, gpus), options));
     out.comms.push_back(make_mpi_communicator());
+    out.threads_each = options.threads;
     return out;
   }
   const int gpus = kind == "cpu" || workers == 1 ? 0 : cuda_device_count();
@@ -59,6 +60,7 @@ Workers make_workers(const std::string& kind, int workers, const BackendOptions&
     const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
     each.threads = std::max(1, threads / workers);
   }
+  out.threads_each = each.threads;
   for (int w = 0; w < workers; ++w)
     out.backends.push_back(make_backend(workers == 1 ? kind : worker_backend_kind(kind, w, workers, gpus), each));
   if (workers == 1)

@@ -23,6 +23,7 @@ std::string worker_backend_kind(const std::string& kind, int worker, int workers
 struct Workers {
   std::vector<std::unique_ptr<Backend>> backends;      // this process's workers
   std::vector<std::unique_ptr<Communicator>> comms;   // comms[w] is backends[w]'s
+  int threads_each = 0;  // CPU threads of each worker's host-side work (0 = OpenMP's default)
 
   // Runs work(w) for every worker of this process, SPMD; rethrows the first worker's error.
   void run(const std::function<void(int worker)>& work) const;

@@ -1,10 +1,7 @@
 #include "host/cli/options.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <charconv>
-#include <thread>
-
 #include <omp.h>
 
 #include "engine/data/clean.hpp"
@@ -137,11 +134,8 @@ Backend& Runtime::backend() { return *workers().backends[0]; }
 
 Context Runtime::make_context(int worker) {
   Workers& w = workers();
-  // Workers of one process share its threads, as their CPU backends do (make_workers).
-  const int workers_here = static_cast<int>(w.backends.size());
-  const int threads = options_.threads > 0 ? options_.threads : static_cast<int>(std::thread::hardware_concurrency());
   Context ctx{*w.backends[static_cast<size_t>(worker)], *w.comms[static_cast<size_t>(worker)], options_.seed,
-              workers_here > 1 ? std::max(1, threads / workers_here) : options_.threads, {}};
+              w.threads_each, {}};
   if (worker == 0) ctx.progress = [this](const ProgressEvent& e) { printer_(e); };
   return ctx;
 }

@@ -37,6 +37,7 @@ TEST(MakeWorkers, CpuWorkersShareTheThreads) {
   const Workers w = make_workers("cpu", 3, options);
   ASSERT_EQ(w.backends.size(), 3u);
   ASSERT_EQ(w.comms.size(), 3u);
+  EXPECT_EQ(w.threads_each, 1);
   for (int r = 0; r < 3; ++r) {
     EXPECT_EQ(w.comms[r]->rank(), r);
     EXPECT_EQ(w.comms[r]->size(), 3);
