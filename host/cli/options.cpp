@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <charconv>
+
 #include <omp.h>
 
 #include "engine/data/clean.hpp"
