@@ -142,11 +142,11 @@ Context Runtime::make_context(int worker) {
 }
 
 void Runtime::run(const std::function<void(const Context& ctx, int worker)>& work) {
-  const bool shared_process = workers().backends.size() > 1;
   workers().run([&](int worker) {
     const Context ctx = make_context(worker);
-    // The engine's host-side loops (OpenMP) of each worker thread take its share of the cores.
-    if (shared_process) omp_set_num_threads(ctx.threads);
+    // The engine's host-side loops (OpenMP) take the worker's threads, as its CPU backend does:
+    // --threads, or a thread worker's share of the cores.
+    if (ctx.threads > 0) omp_set_num_threads(ctx.threads);
     work(ctx, worker);
   });
 }
