@@ -12,6 +12,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <omp.h>
+
 #include "cohort/cohort.h"
 #include "engine/comm/communicator.hpp"
 #include "engine/context.hpp"
@@ -40,6 +42,14 @@ struct cohort_context {
     std::invoke_result_t<F, const cohort::Context&> result{};
     workers.run([&](int worker) {
       const auto w = static_cast<size_t>(worker);
+      // The engine's own OpenMP loops take the worker's threads, as its CPU backend does; the
+      // caller's thread (worker 0's) gets its setting back.
+      const int saved = omp_get_max_threads();
+      if (workers.threads_each > 0) omp_set_num_threads(workers.threads_each);
+      struct Restore {
+        int threads;
+        ~Restore() { omp_set_num_threads(threads); }
+      } restore{saved};
       auto mine = f(cohort::Context{*workers.backends[w], *workers.comms[w], seed, threads, {}});
       if (worker == 0) result = std::move(mine);
     });
