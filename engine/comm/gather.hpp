@@ -1,5 +1,6 @@
 // Typed gathers of host vectors over a Communicator: how SPMD code joins the per-rank
-// results of its row blocks (top-k lists, per-user metrics, neighbours) on every rank.
+// results of its row blocks (top-k lists, silhouette scores, neighbours, folded-in factors)
+// on every rank.
 #pragma once
 
 #include <cstring>
